@@ -1,0 +1,247 @@
+//! Entities and status enums, in the JSON shape of SPEC section 2 (camelCase
+//! fields, lowercase / snake_case status values).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Defines a status enum whose wire names are given explicitly, with `ALL`,
+/// `as_str` and `Display`, so messages and JSON always agree.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant,)+
+        }
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The value as it appears in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire,)+ }
+            }
+            /// Parses the JSON name of a value.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($wire => Some($name::$variant),)+ _ => None }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// A task's own status, set by users.
+    TaskStatus { Todo = "todo", Inprogress = "inprogress", Completed = "completed", Cancelled = "cancelled" }
+);
+wire_enum!(
+    /// How urgent a task is.
+    Priority { Low = "low", Medium = "medium", High = "high", Urgent = "urgent" }
+);
+wire_enum!(
+    /// The lifecycle of a session (an agent process).
+    SessionLifecycle { Spawning = "spawning", Active = "active", Stopped = "stopped", Failed = "failed" }
+);
+wire_enum!(
+    /// A session's status on one task, reported by the session.
+    SessionStatus {
+        Queued = "queued",
+        Working = "working",
+        NeedsInput = "needs_input",
+        Blocked = "blocked",
+        Completed = "completed",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+wire_enum!(
+    /// Who created a session.
+    SpawnSource { Ui = "ui", Session = "session" }
+);
+
+impl Default for Priority {
+    fn default() -> Self {
+        Priority::Medium
+    }
+}
+
+/// One session's progress on a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionProgress {
+    pub session_id: String,
+    pub status: SessionStatus,
+    /// RFC 3339, UTC, made by the server.
+    pub last_updated: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// A unit of work. `version` starts at 1 and grows by one with every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub session_ids: Vec<String>,
+    pub session_progress: Vec<SessionProgress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl Task {
+    /// The progress entry of `session_id`, if it has one.
+    pub fn progress(&self, session_id: &str) -> Option<&SessionProgress> {
+        self.session_progress
+            .iter()
+            .find(|p| p.session_id == session_id)
+    }
+
+    /// Sets a session's progress as the seed's client handling does: update
+    /// the entry in place, or append one; also keeps `sessionIds` in step.
+    pub fn set_progress(
+        &mut self,
+        session_id: &str,
+        status: SessionStatus,
+        notes: Option<String>,
+        at: &str,
+    ) {
+        match self
+            .session_progress
+            .iter_mut()
+            .find(|p| p.session_id == session_id)
+        {
+            Some(p) => {
+                p.status = status;
+                p.notes = notes;
+                p.last_updated = at.to_owned();
+            }
+            None => self.session_progress.push(SessionProgress {
+                session_id: session_id.to_owned(),
+                status,
+                last_updated: at.to_owned(),
+                notes,
+            }),
+        }
+        if !self.session_ids.iter().any(|s| s == session_id) {
+            self.session_ids.push(session_id.to_owned());
+        }
+    }
+
+    /// Removes a session from the task (ids and progress); true if it was there.
+    pub fn remove_session(&mut self, session_id: &str) -> bool {
+        let before = (self.session_ids.len(), self.session_progress.len());
+        self.session_ids.retain(|s| s != session_id);
+        self.session_progress.retain(|p| p.session_id != session_id);
+        before != (self.session_ids.len(), self.session_progress.len())
+    }
+}
+
+/// An agent session. `taskIds` mirrors the tasks whose `sessionIds` hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub status: SessionLifecycle,
+    pub task_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    pub spawn_source: SpawnSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl Session {
+    /// Adds a task id if missing; true if it was added.
+    pub fn add_task(&mut self, task_id: &str) -> bool {
+        if self.task_ids.iter().any(|t| t == task_id) {
+            return false;
+        }
+        self.task_ids.push(task_id.to_owned());
+        true
+    }
+
+    /// Removes a task id; true if it was there.
+    pub fn remove_task(&mut self, task_id: &str) -> bool {
+        let before = self.task_ids.len();
+        self.task_ids.retain(|t| t != task_id);
+        before != self.task_ids.len()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip_through_json() {
+        for s in SessionStatus::ALL {
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<SessionStatus>(&json).unwrap(), *s);
+            assert_eq!(SessionStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(SessionStatus::NeedsInput.as_str(), "needs_input");
+        assert_eq!(TaskStatus::Inprogress.as_str(), "inprogress");
+        assert!(TaskStatus::parse("in_progress").is_none());
+    }
+
+    #[test]
+    fn set_progress_updates_or_appends_like_the_seed() {
+        let mut t = sample_task();
+        t.set_progress("s1", SessionStatus::Queued, None, "t1");
+        t.set_progress(
+            "s1",
+            SessionStatus::Blocked,
+            Some("Need API key".into()),
+            "t2",
+        );
+        assert_eq!(t.session_progress.len(), 1);
+        assert_eq!(t.session_ids, vec!["s1"]);
+        let p = t.progress("s1").unwrap();
+        assert_eq!(
+            (p.status, p.notes.as_deref(), p.last_updated.as_str()),
+            (SessionStatus::Blocked, Some("Need API key"), "t2")
+        );
+        // notes omitted clears them, as the seed's `progress.notes = notes` does
+        t.set_progress("s1", SessionStatus::Working, None, "t3");
+        assert_eq!(t.progress("s1").unwrap().notes, None);
+        assert!(t.remove_session("s1"));
+        assert!(!t.remove_session("s1"));
+        assert!(t.session_ids.is_empty() && t.session_progress.is_empty());
+    }
+
+    pub(crate) fn sample_task() -> Task {
+        Task {
+            id: "task-1".into(),
+            title: "Fix auth bug".into(),
+            description: None,
+            status: TaskStatus::Todo,
+            priority: Priority::Medium,
+            session_ids: vec![],
+            session_progress: vec![],
+            parent_id: None,
+            project_id: None,
+            created_at: "2024-01-15T10:30:00Z".into(),
+            updated_at: "2024-01-15T10:30:00Z".into(),
+            version: 1,
+        }
+    }
+}
