@@ -1,1 +1,235 @@
-pub fn x() {}
+//! The tasksync server: a REST API over tasks and sessions, an ordered
+//! WebSocket event stream with resume, and SQLite storage, behind secure
+//! defaults. `run` serves on a listener until a shutdown future resolves; the
+//! `tasksync` binary (see `cmd`) only parses arguments and calls it.
+
+pub mod api;
+pub mod cmd;
+pub mod command;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod state;
+pub mod storage;
+pub mod writer;
+pub mod ws;
+
+use crate::events::{EventLog, LoggedEvent};
+use crate::state::View;
+use crate::storage::Storage;
+use crate::writer::Writer;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+/// How the server runs. `Config::new(db)` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The SQLite database file.
+    pub db: PathBuf,
+    /// Bearer token required on `/api` and `/ws` when set.
+    pub token: Option<String>,
+    /// Extra names accepted in the `Host` header (besides loopback names).
+    pub allow_hosts: Vec<String>,
+    /// Origins allowed to make cross-origin requests (`*` for any).
+    pub allow_origins: Vec<String>,
+    /// Events kept for resume and `GET /api/events` (at least 10,000).
+    pub retain: usize,
+    /// How far (in events) a WebSocket client may fall behind before it is
+    /// closed with 4008.
+    pub lag_limit: usize,
+    /// Most concurrent connections (HTTP and WebSocket together).
+    pub max_connections: usize,
+    /// Server silence after which a `sync:ping` is sent.
+    pub ping_interval: Duration,
+    /// Client silence after which a WebSocket is closed.
+    pub idle_timeout: Duration,
+    /// How long a stalled write to a WebSocket client may take before the
+    /// client is treated as a slow consumer.
+    pub send_timeout: Duration,
+}
+
+impl Config {
+    pub fn new(db: impl Into<PathBuf>) -> Self {
+        Config {
+            db: db.into(),
+            token: None,
+            allow_hosts: vec![],
+            allow_origins: vec![],
+            retain: 10_000,
+            lag_limit: 4096,
+            max_connections: 20_000,
+            ping_interval: Duration::from_secs(25),
+            idle_timeout: Duration::from_secs(120),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub config: Config,
+    pub epoch: String,
+    pub local_addr: SocketAddr,
+    pub view: Arc<RwLock<View>>,
+    pub log: Arc<EventLog>,
+    pub writer: Writer,
+    shutting_down: AtomicBool,
+    stop: watch::Receiver<bool>,
+    sockets: TaskTracker,
+    live_sockets: AtomicUsize,
+    connections: AtomicUsize,
+}
+
+impl App {
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// Most time shutdown may take before connections are dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting,
+/// finishes in-flight requests and writes, closes WebSockets with 1001 and
+/// returns (within about 10 s).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let local_addr = listener.local_addr()?;
+    let db = config.db.clone();
+    let retain = config.retain.max(1);
+    let (storage, loaded) = tokio::task::spawn_blocking(move || Storage::open(&db, retain))
+        .await
+        .expect("open task")?;
+    tracing::info!(db = %config.db.display(), epoch = %loaded.epoch, seq = loaded.head,
+        tasks = loaded.state.tasks.len(), sessions = loaded.state.sessions.len(), "database opened");
+    let events = loaded
+        .events
+        .into_iter()
+        .map(|(seq, json)| LoggedEvent {
+            seq,
+            json: json.into(),
+        })
+        .collect();
+    let log = Arc::new(EventLog::new(loaded.head, events, retain, config.lag_limit));
+    let view = Arc::new(RwLock::new(View {
+        state: loaded.state.clone(),
+        seq: loaded.head,
+    }));
+    let (writer, writer_thread) =
+        Writer::spawn(storage, loaded.state, view.clone(), log.clone(), retain);
+    let (stop_tx, stop) = watch::channel(false);
+    let app = Arc::new(App {
+        config,
+        epoch: loaded.epoch,
+        local_addr,
+        view,
+        log,
+        writer,
+        shutting_down: AtomicBool::new(false),
+        stop,
+        sockets: TaskTracker::new(),
+        live_sockets: AtomicUsize::new(0),
+        connections: AtomicUsize::new(0),
+    });
+
+    let http_conns = TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if app.connections.load(Ordering::Relaxed) + app.live_sockets.load(Ordering::Relaxed)
+            >= app.config.max_connections
+        {
+            tracing::warn!(%peer, "connection refused: at the connection limit");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        app.connections.fetch_add(1, Ordering::Relaxed);
+        let svc_app = app.clone();
+        let service = service_fn(move |req| http::handle(svc_app.clone(), req));
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let conn_app = app.clone();
+        let mut stop = app.stop.clone();
+        http_conns.spawn(async move {
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stop.changed() => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            conn_app.connections.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
+    tracing::info!("shutting down");
+    drop(listener);
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    app.shutting_down.store(true, Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    http_conns.close();
+    if tokio::time::timeout_at(deadline, http_conns.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish in time");
+    }
+    app.sockets.close();
+    if tokio::time::timeout_at(deadline, app.sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some WebSocket connections did not close in time");
+    }
+    app.writer.stop().await;
+    let joined = tokio::task::spawn_blocking(move || writer_thread.join());
+    if tokio::time::timeout(Duration::from_secs(2), joined)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the writer did not stop in time");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tasksync` binary: everything lives in the library.
+
+fn main() {
+    std::process::exit(tasksync_server::cmd::main());
+}

@@ -1,0 +1,388 @@
+//! The REST API of SPEC section 3: a plain `match` over method and path
+//! segments. Reads come from the committed view; writes become commands for
+//! the writer. Handlers only translate between HTTP and those two.
+
+use crate::App;
+use crate::command::{Command, NewSession, NewTask, Reply, TaskPatch};
+use crate::error::ApiError;
+use crate::http::{Resp, json, json_value, query_param, query_u64, read_json};
+use crate::writer::Committed;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use serde::Deserialize;
+use std::sync::Arc;
+use tasksync_sdk::id::is_valid_id;
+use tasksync_sdk::{SessionLifecycle, SessionStatus};
+
+/// Fields a client may never set on a task or session.
+const READ_ONLY: &[&str] = &[
+    "version",
+    "createdAt",
+    "updatedAt",
+    "sessionIds",
+    "sessionProgress",
+    "taskIds",
+];
+const READ_ONLY_UPDATE: &[&str] = &[
+    "id",
+    "version",
+    "createdAt",
+    "updatedAt",
+    "sessionIds",
+    "sessionProgress",
+    "taskIds",
+];
+const READ_ONLY_SESSION: &[&str] = &[
+    "version",
+    "createdAt",
+    "updatedAt",
+    "sessionIds",
+    "sessionProgress",
+    "status",
+    "error",
+];
+
+/// Default and largest page of `GET /api/events`.
+const EVENTS_DEFAULT_LIMIT: usize = 1000;
+const EVENTS_MAX_LIMIT: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct QueueBody {
+    session_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StatusBody {
+    status: SessionStatus,
+    notes: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FailBody {
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EmptyBody {}
+
+/// Routes one request.
+pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    if segments.iter().any(|s| s.is_empty()) && path != "/" {
+        return Err(unknown_route(&path));
+    }
+    let method = req.method().clone();
+    let m = &method;
+    match segments.as_slice() {
+        ["healthz"] => only(m, &[Method::GET]).map(|_| json(StatusCode::OK, r#"{"status":"ok"}"#)),
+        ["ws"] => {
+            only(m, &[Method::GET])?;
+            crate::ws::upgrade(app, req)
+        }
+        ["api", "tasks"] => match *m {
+            Method::GET => Ok(list_tasks(app, req.uri().query())),
+            Method::POST => {
+                let body: NewTask = read_json(req, true, READ_ONLY).await?;
+                write(app, Command::CreateTask(body)).await
+            }
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "tasks", id] => {
+            let id = path_id(id)?;
+            match *m {
+                Method::GET => task(app, &id),
+                Method::PATCH | Method::PUT => {
+                    let if_match = if_match(req.headers())?;
+                    let patch: TaskPatch = read_json(req, true, READ_ONLY_UPDATE).await?;
+                    write(
+                        app,
+                        Command::UpdateTask {
+                            id,
+                            patch,
+                            if_match,
+                        },
+                    )
+                    .await
+                }
+                Method::DELETE => write(app, Command::DeleteTask { id }).await,
+                _ => Err(not_allowed("GET, PATCH, PUT, DELETE")),
+            }
+        }
+        ["api", "tasks", id, "queue"] => {
+            only(m, &[Method::POST])?;
+            let task_id = path_id(id)?;
+            let body: QueueBody = read_json(req, true, &[]).await?;
+            write(
+                app,
+                Command::QueueTask {
+                    task_id,
+                    session_id: body.session_id,
+                },
+            )
+            .await
+        }
+        ["api", "tasks", id, "sessions", sid] => {
+            only(m, &[Method::DELETE])?;
+            let (task_id, session_id) = (path_id(id)?, path_id(sid)?);
+            write(
+                app,
+                Command::RemoveSession {
+                    task_id,
+                    session_id,
+                },
+            )
+            .await
+        }
+        ["api", "tasks", id, "sessions", sid, "status"] => {
+            only(m, &[Method::PUT])?;
+            let (task_id, session_id) = (path_id(id)?, path_id(sid)?);
+            let body: StatusBody = read_json(req, true, &[]).await?;
+            write(
+                app,
+                Command::SetSessionStatus {
+                    task_id,
+                    session_id,
+                    status: body.status,
+                    notes: body.notes,
+                },
+            )
+            .await
+        }
+        ["api", "sessions"] => match *m {
+            Method::GET => Ok(list_sessions(app, req.uri().query())),
+            Method::POST => {
+                let body: NewSession = read_json(req, false, READ_ONLY_SESSION).await?;
+                write(app, Command::CreateSession(body)).await
+            }
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "sessions", id] => {
+            let id = path_id(id)?;
+            match *m {
+                Method::GET => session(app, &id),
+                Method::DELETE => write(app, Command::DeleteSession { id }).await,
+                _ => Err(not_allowed("GET, DELETE")),
+            }
+        }
+        [
+            "api",
+            "sessions",
+            id,
+            action @ ("activate" | "stop" | "fail" | "restart"),
+        ] => {
+            only(m, &[Method::POST])?;
+            let id = path_id(id)?;
+            let (to, error) = match *action {
+                "fail" => (
+                    SessionLifecycle::Failed,
+                    read_json::<FailBody>(req, false, &[]).await?.error,
+                ),
+                other => {
+                    read_json::<EmptyBody>(req, false, &[]).await?;
+                    let to = match other {
+                        "activate" => SessionLifecycle::Active,
+                        "stop" => SessionLifecycle::Stopped,
+                        _ => SessionLifecycle::Spawning,
+                    };
+                    (to, None)
+                }
+            };
+            write(app, Command::Lifecycle { id, to, error }).await
+        }
+        ["api", "snapshot"] => {
+            only(m, &[Method::GET])?;
+            Ok(snapshot(app))
+        }
+        ["api", "events"] => {
+            only(m, &[Method::GET])?;
+            events(app, req.uri().query())
+        }
+        _ => Err(unknown_route(&path)),
+    }
+}
+
+fn only(method: &Method, allowed: &[Method]) -> Result<(), ApiError> {
+    if allowed.contains(method) {
+        Ok(())
+    } else {
+        let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+        Err(not_allowed(&names.join(", ")))
+    }
+}
+
+fn not_allowed(allow: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this path allows only {allow}"),
+    )
+}
+
+fn unknown_route(path: &str) -> ApiError {
+    ApiError::not_found(format!("no route for `{path}`"))
+}
+
+fn path_id(id: &str) -> Result<String, ApiError> {
+    if is_valid_id(id) {
+        Ok(id.to_owned())
+    } else {
+        Err(ApiError::validation(
+            "id",
+            "the id in the path must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+        ))
+    }
+}
+
+/// `If-Match: 3`, `"3"` or `W/"3"`; `*` matches any version.
+fn if_match(headers: &hyper::HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("").trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("If-Match must be a version number, such as \"3\""))
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("etag is ascii")
+}
+
+fn entity<T: serde::Serialize>(status: StatusCode, value: &T, version: u64) -> Resp {
+    let mut r = json_value(status, value);
+    r.headers_mut().insert(header::ETAG, etag(version));
+    r
+}
+
+async fn write(app: &App, cmd: Command) -> Result<Resp, ApiError> {
+    let Committed { reply, created } = app.writer.submit(cmd).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = match &reply {
+        Reply::Task(t) => entity(status, &**t, t.version),
+        Reply::Session(s) => entity(status, &**s, s.version),
+        Reply::Deleted => {
+            let mut r = json(StatusCode::NO_CONTENT, "");
+            r.headers_mut().remove(header::CONTENT_TYPE);
+            r
+        }
+    };
+    if created {
+        let location = match &reply {
+            Reply::Task(t) => format!("/api/tasks/{}", t.id),
+            Reply::Session(s) => format!("/api/sessions/{}", s.id),
+            Reply::Deleted => String::new(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    Ok(resp)
+}
+
+fn list_tasks(app: &App, query: Option<&str>) -> Resp {
+    let project = query_param(query, "projectId");
+    let view = app.view.read().expect("view lock");
+    json_value(StatusCode::OK, &view.state.tasks_sorted(project.as_deref()))
+}
+
+fn list_sessions(app: &App, query: Option<&str>) -> Resp {
+    let project = query_param(query, "projectId");
+    let view = app.view.read().expect("view lock");
+    json_value(
+        StatusCode::OK,
+        &view.state.sessions_sorted(project.as_deref()),
+    )
+}
+
+fn task(app: &App, id: &str) -> Result<Resp, ApiError> {
+    let view = app.view.read().expect("view lock");
+    let t = view
+        .state
+        .tasks
+        .get(id)
+        .ok_or_else(|| ApiError::task_not_found(id))?;
+    Ok(entity(StatusCode::OK, &**t, t.version))
+}
+
+fn session(app: &App, id: &str) -> Result<Resp, ApiError> {
+    let view = app.view.read().expect("view lock");
+    let s = view
+        .state
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::session_not_found(id))?;
+    Ok(entity(StatusCode::OK, &**s, s.version))
+}
+
+/// Tasks and sessions read under one lock, at one `seq`.
+fn snapshot(app: &App) -> Resp {
+    #[derive(serde::Serialize)]
+    struct Snapshot<'a> {
+        epoch: &'a str,
+        seq: u64,
+        tasks: Vec<&'a tasksync_sdk::Task>,
+        sessions: Vec<&'a tasksync_sdk::Session>,
+    }
+    let view = app.view.read().expect("view lock");
+    let snap = Snapshot {
+        epoch: &app.epoch,
+        seq: view.seq,
+        tasks: view.state.tasks_sorted(None),
+        sessions: view.state.sessions_sorted(None),
+    };
+    json_value(StatusCode::OK, &snap)
+}
+
+fn events(app: &App, query: Option<&str>) -> Result<Resp, ApiError> {
+    let since = query_u64(query, "since")?.unwrap_or(0);
+    let limit = match query_u64(query, "limit")? {
+        None => EVENTS_DEFAULT_LIMIT,
+        Some(n) if (1..=EVENTS_MAX_LIMIT as u64).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "limit",
+                format!("`limit` must be between 1 and {EVENTS_MAX_LIMIT}"),
+            ));
+        }
+    };
+    let head = app.log.head();
+    if since > head {
+        return Err(ApiError::validation(
+            "since",
+            format!("`since` ({since}) is ahead of the server's head ({head})"),
+        ));
+    }
+    let events = app.log.range(since, limit).map_err(|gone| {
+        ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            format!("events after {since} are no longer retained (oldest is {}); resync from /api/snapshot", gone.oldest_retained),
+        )
+    })?;
+    let mut body = Vec::with_capacity(64 + events.iter().map(|e| e.json.len() + 1).sum::<usize>());
+    body.extend_from_slice(b"{\"epoch\":");
+    serde_json::to_writer(&mut body, &app.epoch).expect("epoch serializes");
+    body.extend_from_slice(b",\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(e.json.as_bytes());
+    }
+    body.extend_from_slice(b"]}");
+    Ok(json(StatusCode::OK, body))
+}

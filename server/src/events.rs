@@ -1,0 +1,167 @@
+//! The committed event log in memory: the newest retained events for resume
+//! and `GET /api/events`, and the live fan-out to WebSocket connections.
+//!
+//! Each event is serialized once; every connection shares the same bytes.
+//! The live fan-out is a `tokio::sync::broadcast` ring: each connection holds
+//! only a cursor into it, and one that falls more than the ring's capacity
+//! behind learns so (`Lagged`) instead of silently missing events.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// One committed event: its seq and its JSON envelope.
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    pub seq: u64,
+    pub json: Utf8Bytes,
+}
+
+struct Ring {
+    events: VecDeque<LoggedEvent>,
+    head: u64,
+}
+
+/// Retained events plus the live broadcast, kept in step under one lock so a
+/// subscriber's backlog and its live stream meet with no gap.
+pub struct EventLog {
+    ring: Mutex<Ring>,
+    live: broadcast::Sender<LoggedEvent>,
+    retain: usize,
+}
+
+/// The requested history is no longer retained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gone {
+    pub oldest_retained: u64,
+}
+
+/// A new subscriber's starting point.
+pub struct Subscription {
+    pub live: broadcast::Receiver<LoggedEvent>,
+    /// The head when the subscription was taken.
+    pub head: u64,
+    /// With a resume: the retained events after `since`, up to `head`.
+    /// `None` when the resume was not possible (or not asked for).
+    pub backlog: Option<Vec<LoggedEvent>>,
+}
+
+impl EventLog {
+    /// A log at `head` holding `events` (oldest first), keeping `retain`
+    /// and letting a live subscriber fall at most `lag_limit` events behind.
+    pub fn new(head: u64, events: Vec<LoggedEvent>, retain: usize, lag_limit: usize) -> Self {
+        let (live, _) = broadcast::channel(lag_limit.max(1));
+        let mut events: VecDeque<_> = events.into();
+        while events.len() > retain {
+            events.pop_front();
+        }
+        EventLog {
+            ring: Mutex::new(Ring { events, head }),
+            live,
+            retain,
+        }
+    }
+
+    /// The seq of the newest committed event.
+    pub fn head(&self) -> u64 {
+        self.ring.lock().expect("event ring").head
+    }
+
+    /// Appends committed events (consecutive seqs) and sends them live.
+    pub fn publish(&self, events: Vec<LoggedEvent>) {
+        let mut ring = self.ring.lock().expect("event ring");
+        for e in events {
+            debug_assert_eq!(e.seq, ring.head + 1, "events are published in seq order");
+            ring.head = e.seq;
+            if ring.events.len() == self.retain {
+                ring.events.pop_front();
+            }
+            ring.events.push_back(e.clone());
+            // An error only means nobody is listening right now.
+            let _ = self.live.send(e);
+        }
+    }
+
+    /// Subscribes to live events; with `since`, also returns the retained
+    /// events after it when they are all still retained.
+    pub fn subscribe(&self, since: Option<u64>) -> Subscription {
+        let ring = self.ring.lock().expect("event ring");
+        let live = self.live.subscribe();
+        let backlog = since.and_then(|since| Self::after(&ring, since, usize::MAX).ok());
+        Subscription {
+            live,
+            head: ring.head,
+            backlog,
+        }
+    }
+
+    /// Up to `limit` retained events after `since`.
+    pub fn range(&self, since: u64, limit: usize) -> Result<Vec<LoggedEvent>, Gone> {
+        Self::after(&self.ring.lock().expect("event ring"), since, limit)
+    }
+
+    fn after(ring: &Ring, since: u64, limit: usize) -> Result<Vec<LoggedEvent>, Gone> {
+        let oldest = ring.events.front().map_or(ring.head + 1, |e| e.seq);
+        if since + 1 < oldest || since > ring.head {
+            return Err(Gone {
+                oldest_retained: oldest,
+            });
+        }
+        let skip = (since + 1 - oldest) as usize;
+        Ok(ring.events.iter().skip(skip).take(limit).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: u64) -> LoggedEvent {
+        LoggedEvent {
+            seq,
+            json: format!("{{\"seq\":{seq}}}").into(),
+        }
+    }
+
+    #[test]
+    fn resume_within_retention_and_gone_beyond() {
+        let log = EventLog::new(0, vec![], 3, 16);
+        log.publish((1..=5).map(ev).collect());
+        assert_eq!(log.head(), 5);
+        let seqs = |v: Vec<LoggedEvent>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(log.range(2, 10).unwrap()), [3, 4, 5]);
+        assert_eq!(seqs(log.range(3, 1).unwrap()), [4]);
+        assert_eq!(seqs(log.range(5, 10).unwrap()), Vec::<u64>::new());
+        assert_eq!(log.range(1, 10).unwrap_err(), Gone { oldest_retained: 3 });
+        assert!(
+            log.range(6, 10).is_err(),
+            "a seq from the future is not resumable"
+        );
+        let sub = log.subscribe(Some(4));
+        assert_eq!((sub.head, sub.backlog.map(seqs)), (5, Some(vec![5])));
+        assert!(log.subscribe(Some(0)).backlog.is_none());
+    }
+
+    #[test]
+    fn live_subscriber_sees_what_follows_its_head() {
+        let log = EventLog::new(7, vec![ev(6), ev(7)], 10, 16);
+        let mut sub = log.subscribe(None);
+        assert_eq!(sub.head, 7);
+        log.publish(vec![ev(8)]);
+        assert_eq!(sub.live.try_recv().unwrap().seq, 8);
+        let empty = EventLog::new(0, vec![], 10, 16);
+        assert_eq!(empty.range(0, 10).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_is_told() {
+        let log = EventLog::new(0, vec![], 100, 4);
+        let mut sub = log.subscribe(None);
+        log.publish((1..=10).map(ev).collect());
+        assert!(matches!(
+            sub.live.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+    }
+}

@@ -1,0 +1,170 @@
+//! SQLite on disk: entities as JSON rows, the event log, and the epoch.
+//! WAL with `synchronous=FULL`, so a committed transaction survives a crash
+//! or power cut. Only the writer thread writes.
+
+use crate::state::State;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Errors opening or using the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("corrupt row in `{table}` ({id}): {source}")]
+    Corrupt {
+        table: &'static str,
+        id: String,
+        source: serde_json::Error,
+    },
+}
+
+/// What the database held when it was opened.
+pub struct Loaded {
+    pub epoch: String,
+    pub state: State,
+    pub head: u64,
+    /// The newest retained events, oldest first, as `(seq, json)`.
+    pub events: Vec<(u64, String)>,
+}
+
+/// The open database.
+pub struct Storage {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+";
+
+impl Storage {
+    /// Opens (or creates) the database at `path`, keeping `retain` events.
+    /// A new database gets a new random epoch.
+    pub fn open(path: &Path, retain: usize) -> Result<(Storage, Loaded), StorageError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        let epoch: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let epoch = match epoch {
+            Some(e) => e,
+            None => {
+                let e = uuid::Uuid::new_v4().simple().to_string();
+                conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?1)", [&e])?;
+                e
+            }
+        };
+        let state = load_state(&conn)?;
+        let head: u64 =
+            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+        let mut stmt = conn.prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq")?;
+        let since = head.saturating_sub(retain as u64);
+        let events = stmt
+            .query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        Ok((
+            Storage { conn },
+            Loaded {
+                epoch,
+                state,
+                head,
+                events,
+            },
+        ))
+    }
+
+    /// Writes one batch in one transaction: the given entities as they are
+    /// in `state` (deleted where absent), the events, and drops events at or
+    /// below `prune_through`. Returns once the commit is durable.
+    pub fn commit(
+        &mut self,
+        state: &State,
+        tasks: &BTreeSet<String>,
+        sessions: &BTreeSet<String>,
+        events: &[(u64, String)],
+        prune_through: Option<u64>,
+    ) -> Result<(), StorageError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut put_task =
+                tx.prepare_cached("INSERT OR REPLACE INTO tasks (id, body) VALUES (?1, ?2)")?;
+            let mut del_task = tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?;
+            for id in tasks {
+                match state.tasks.get(id) {
+                    Some(t) => put_task.execute(params![
+                        id,
+                        serde_json::to_string(&**t).expect("task serializes")
+                    ])?,
+                    None => del_task.execute([id])?,
+                };
+            }
+            let mut put_session =
+                tx.prepare_cached("INSERT OR REPLACE INTO sessions (id, body) VALUES (?1, ?2)")?;
+            let mut del_session = tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
+            for id in sessions {
+                match state.sessions.get(id) {
+                    Some(s) => put_session.execute(params![
+                        id,
+                        serde_json::to_string(&**s).expect("session serializes")
+                    ])?,
+                    None => del_session.execute([id])?,
+                };
+            }
+            let mut put_event =
+                tx.prepare_cached("INSERT INTO events (seq, body) VALUES (?1, ?2)")?;
+            for (seq, body) in events {
+                put_event.execute(params![seq, body])?;
+            }
+            if let Some(through) = prune_through {
+                tx.execute("DELETE FROM events WHERE seq <= ?1", [through])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Reads the entities back, after a failed commit left memory ahead of disk.
+    pub fn reload(&self) -> Result<State, StorageError> {
+        load_state(&self.conn)
+    }
+}
+
+fn load_state(conn: &Connection) -> Result<State, StorageError> {
+    let mut state = State::default();
+    for (id, body) in rows(conn, "SELECT id, body FROM tasks")? {
+        let task = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
+            table: "tasks",
+            id: id.clone(),
+            source,
+        })?;
+        state.tasks.insert(id, Arc::new(task));
+    }
+    for (id, body) in rows(conn, "SELECT id, body FROM sessions")? {
+        let s = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
+            table: "sessions",
+            id: id.clone(),
+            source,
+        })?;
+        state.sessions.insert(id, Arc::new(s));
+    }
+    Ok(state)
+}
+
+fn rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(sql)?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}

@@ -1,0 +1,282 @@
+//! The WebSocket event stream at `/ws` (SPEC section 4): `sync:hello` first,
+//! then, with a resume, the retained events after `since`, then live events,
+//! each connection in seq order with no gap and no duplicate — or closed
+//! (4008 for a slow consumer) so the client resumes. Heartbeats both ways.
+
+use crate::App;
+use crate::error::ApiError;
+use crate::events::{LoggedEvent, Subscription};
+use crate::http::{Resp, query_param, query_u64};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+/// Largest frame or message a client may send.
+pub const MAX_CLIENT_FRAME: usize = 64 << 10;
+
+/// Close code for a client that fell too far behind.
+pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+
+/// Most events written before one flush.
+const WRITE_BATCH: usize = 256;
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+fn socket_config() -> WebSocketConfig {
+    // Small buffers: an idle connection should cost a few KB, not 128 KiB.
+    WebSocketConfig::default()
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1 << 20)
+        .max_message_size(Some(MAX_CLIENT_FRAME))
+        .max_frame_size(Some(MAX_CLIENT_FRAME))
+}
+
+fn header_has(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
+    req.headers()
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+/// Validates the upgrade, subscribes at once (so nothing committed after
+/// this point is missed), answers 101 and starts the connection task.
+pub fn upgrade(app: &Arc<App>, mut req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let key = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes().to_vec());
+    let is_upgrade = header_has(&req, header::CONNECTION, "upgrade")
+        && header_has(&req, header::UPGRADE, "websocket");
+    let (Some(key), true) = (key, is_upgrade) else {
+        return Err(ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            "`/ws` takes a WebSocket upgrade request",
+        ));
+    };
+    if req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err(ApiError::bad_request(
+            "only WebSocket version 13 is supported",
+        ));
+    }
+    let query = req.uri().query();
+    let since = query_u64(query, "since")?;
+    let epoch = query_param(query, "epoch");
+    if app.live_sockets.load(Ordering::Relaxed) >= app.config.max_connections {
+        return Err(ApiError::unavailable(
+            "too many connections; try again later",
+        ));
+    }
+    let resume_from = since.filter(|_| epoch.as_deref() == Some(app.epoch.as_str()));
+    let sub = app.log.subscribe(resume_from);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let conn_app = app.clone();
+    app.live_sockets.fetch_add(1, Ordering::Relaxed);
+    app.sockets.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(socket_config()),
+                )
+                .await;
+                serve(&conn_app, ws, sub, resume_from).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        }
+        conn_app.live_sockets.fetch_sub(1, Ordering::Relaxed);
+    });
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&derive_accept_key(&key)).expect("accept key is ascii"),
+    );
+    Ok(resp)
+}
+
+/// Why a connection ends, and the close frame it gets.
+fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
+    }
+}
+
+/// Runs one connection until it closes.
+async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option<u64>) {
+    let Subscription {
+        mut live,
+        head,
+        backlog,
+    } = sub;
+    let resumed = backlog.is_some();
+    let hello = serde_json::json!({"type": "sync:hello", "payload": {"epoch": app.epoch, "seq": head, "resumed": resumed}});
+    // Everything up to `sent` has been written; live events at or below it are skipped.
+    let mut sent = resume_from.filter(|_| resumed).unwrap_or(head);
+    let send_timeout = app.config.send_timeout;
+    let first = async {
+        ws.feed(Message::text(hello.to_string())).await?;
+        for e in backlog.unwrap_or_default() {
+            sent = e.seq;
+            ws.feed(Message::Text(e.json)).await?;
+        }
+        ws.flush().await
+    };
+    if !matches!(timeout(send_timeout, first).await, Ok(Ok(()))) {
+        return;
+    }
+    let mut stop = app.stop.clone();
+    let mut last_heard = Instant::now();
+    let mut last_sent = Instant::now();
+    let close = loop {
+        let deadline =
+            (last_sent + app.config.ping_interval).min(last_heard + app.config.idle_timeout);
+        tokio::select! {
+            _ = stop.changed() => break Some(close_frame(1001, "server shutting down")),
+            received = live.recv() => {
+                let (batch, flow) = collect_ready(received, &mut live, &mut sent);
+                let written = async {
+                    for e in batch {
+                        ws.feed(Message::Text(e.json)).await?;
+                    }
+                    ws.flush().await
+                };
+                match timeout(send_timeout, written).await {
+                    Ok(Ok(())) => last_sent = Instant::now(),
+                    Ok(Err(_)) => break None,
+                    Err(_) => break Some(close_frame(CLOSE_SLOW_CONSUMER, "slow consumer")),
+                }
+                match flow {
+                    Flow::More => {}
+                    // Fell behind (or, defensively, saw a gap): close, never skip silently.
+                    Flow::Lost => break Some(close_frame(CLOSE_SLOW_CONSUMER, "slow consumer")),
+                    Flow::Closed => break Some(close_frame(1001, "server shutting down")),
+                }
+            }
+            incoming = ws.next() => {
+                last_heard = Instant::now();
+                match incoming {
+                    None => break None,
+                    Some(Ok(Message::Text(text))) => match client_message_type(&text) {
+                        Some(t) if t == "sync:ping" => {
+                            let pong = Message::text(r#"{"type":"sync:pong","payload":{}}"#);
+                            if timeout(send_timeout, ws.send(pong)).await.map_or(true, |r| r.is_err()) { break None }
+                            last_sent = Instant::now();
+                        }
+                        Some(_) => {}
+                        None => break Some(close_frame(1008, "malformed message: expected a JSON object with a string `type`")),
+                    },
+                    Some(Ok(Message::Binary(_))) => break Some(close_frame(1003, "binary frames are not supported")),
+                    Some(Ok(Message::Ping(_))) => {
+                        // tungstenite queued the pong; send it now.
+                        if timeout(send_timeout, ws.flush()).await.map_or(true, |r| r.is_err()) { break None }
+                    }
+                    Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) => {
+                        // tungstenite answers the close; drain until the stream ends.
+                        let _ = timeout(Duration::from_secs(1), async { while ws.next().await.is_some() {} }).await;
+                        break None;
+                    }
+                    Some(Err(WsError::Capacity(_))) => break Some(close_frame(1009, "frames are limited to 64 KiB")),
+                    Some(Err(WsError::Utf8(_))) => break Some(close_frame(1007, "text frames must be valid UTF-8")),
+                    Some(Err(WsError::Protocol(_))) => break Some(close_frame(1002, "WebSocket protocol error")),
+                    Some(Err(_)) => break None,
+                }
+            }
+            _ = sleep_until(deadline) => {
+                let now = Instant::now();
+                if now >= last_heard + app.config.idle_timeout {
+                    break Some(close_frame(1001, "idle timeout"));
+                }
+                let ping = async {
+                    ws.feed(Message::text(r#"{"type":"sync:ping","payload":{}}"#)).await?;
+                    ws.feed(Message::Ping(Bytes::new())).await?;
+                    ws.flush().await
+                };
+                if timeout(send_timeout, ping).await.map_or(true, |r| r.is_err()) { break None }
+                last_sent = now;
+            }
+        }
+    };
+    if let Some(frame) = close {
+        tracing::debug!(code = u16::from(frame.code), reason = %frame.reason, "closing WebSocket");
+        let _ = timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
+    }
+}
+
+enum Flow {
+    More,
+    Lost,
+    Closed,
+}
+
+/// The events to write now: `first` and whatever else is already waiting
+/// (up to `WRITE_BATCH`), skipping any at or below `sent` and advancing it.
+/// `Flow::Lost` when the subscriber lagged or the next event is not `sent + 1`.
+fn collect_ready(
+    first: Result<LoggedEvent, RecvError>,
+    live: &mut broadcast::Receiver<LoggedEvent>,
+    sent: &mut u64,
+) -> (Vec<LoggedEvent>, Flow) {
+    let mut batch = Vec::new();
+    let mut item = first;
+    loop {
+        match item {
+            Ok(e) if e.seq > *sent + 1 => return (batch, Flow::Lost),
+            Ok(e) if e.seq == *sent + 1 => {
+                *sent = e.seq;
+                batch.push(e);
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return (batch, Flow::Lost),
+            Err(RecvError::Closed) => return (batch, Flow::Closed),
+        }
+        if batch.len() >= WRITE_BATCH {
+            return (batch, Flow::More);
+        }
+        item = match live.try_recv() {
+            Ok(e) => Ok(e),
+            Err(TryRecvError::Empty) => return (batch, Flow::More),
+            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+    }
+}
+
+/// The `type` of a client message, or `None` if it is not a JSON object with a string `type`.
+fn client_message_type(text: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(text).ok()? {
+        serde_json::Value::Object(mut m) => match m.remove("type")? {
+            serde_json::Value::String(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
