@@ -185,11 +185,23 @@ impl Drop for TestServer {
     }
 }
 
-/// Sends raw bytes and reads the response until the server closes or a full body arrives.
+/// Sends raw bytes and reads the response until the server closes
+/// (requests should say `Connection: close`).
 pub async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    raw_inner(addr, request, false).await
+}
+
+/// Like `raw`, then closes the write side at once (a client that gives up mid-request).
+pub async fn raw_half_closed(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    raw_inner(addr, request, true).await
+}
+
+async fn raw_inner(addr: SocketAddr, request: &[u8], half_close: bool) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(request).await.unwrap();
-    let _ = s.shutdown().await;
+    let _ = s.write_all(request).await;
+    if half_close {
+        let _ = s.shutdown().await;
+    }
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf).into_owned();
