@@ -32,6 +32,10 @@ pub const MAX_CLIENT_FRAME: usize = 64 << 10;
 /// Close code for a client that fell too far behind.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 
+/// How long a closing connection may take to get its close frame out; a
+/// slow consumer must still learn why it was closed.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Most events written before one flush.
 const WRITE_BATCH: usize = 256;
 
@@ -227,7 +231,7 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
     };
     if let Some(frame) = close {
         tracing::debug!(code = u16::from(frame.code), reason = %frame.reason, "closing WebSocket");
-        let _ = timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
+        let _ = timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
     }
 }
 
