@@ -62,6 +62,8 @@ wire_enum!(
     SpawnSource { Ui = "ui", Session = "session" }
 );
 
+// `wire_enum!` declares the enum, so `#[default]` cannot be attached there.
+#[allow(clippy::derivable_impls)]
 impl Default for Priority {
     fn default() -> Self {
         Priority::Medium

@@ -124,7 +124,7 @@ async fn concurrent_writers_every_subscriber_sees_one_gapless_order() {
     // replaying the whole history from zero gives the snapshot's state
     let mut tasks = BTreeMap::new();
     let mut sessions = BTreeMap::new();
-    let history = s.get(&format!("/api/events?since=0&limit=10000")).await.1;
+    let history = s.get("/api/events?since=0&limit=10000").await.1;
     for e in history["events"].as_array().unwrap() {
         apply(&mut tasks, &mut sessions, e);
     }
