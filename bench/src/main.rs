@@ -1,1 +1,93 @@
-fn main() {}
+//! tasksync-bench: measures the real server on this machine and prints a
+//! Markdown report. Benchmarks report numbers and ratios against a baseline
+//! measured in the same run; they assert nothing.
+
+mod memory;
+mod server;
+mod writes;
+
+use anyhow::Result;
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks for the tasksync server")]
+struct Args {
+    /// Which benchmarks: writes, memory, or all.
+    #[arg(default_value = "all")]
+    which: String,
+    /// The tasksync binary (default: next to this one).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Concurrent writers.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds of write load.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Idle WebSocket connections for the memory benchmark.
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// Also write the report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let binary = args.server.clone().unwrap_or_else(server::default_binary);
+    let dir = tempfile::tempdir_in(".")?;
+    let mut report =
+        String::from("| benchmark | result | target | notes |\n| --- | --- | --- | --- |\n");
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+
+    if args.which == "all" || args.which == "writes" {
+        let baseline_before = writes::single_fsync_rate(dir.path(), Duration::from_secs(3))?;
+        let srv = server::Server::start(&binary, &dir.path().join("writes.db")).await?;
+        let w = writes::run(&srv, args.concurrency, Duration::from_secs(args.seconds)).await?;
+        srv.stop().await;
+        let baseline_after = writes::single_fsync_rate(dir.path(), Duration::from_secs(3))?;
+        let baseline = (baseline_before + baseline_after) / 2.0;
+        eprintln!(
+            "writes: {} in {:.1}s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; single-fsync {:.0}/s and {:.0}/s",
+            w.writes,
+            w.seconds,
+            w.per_second,
+            w.p50_ms,
+            w.p99_ms,
+            w.max_ms,
+            baseline_before,
+            baseline_after
+        );
+        report.push_str(&format!(
+            "| durable writes, concurrency {} ({} s) | {:.0} writes/s, p50 {:.2} ms, p99 {:.2} ms | ≥ 20,000/s, p99 ≤ 10 ms | {:.1}× the single-fsync rate ({:.0}/s, same disk, same run); server CPU {:.0}%, load generator CPU {:.0}% of one core ({} cores) |\n",
+            args.concurrency, args.seconds, w.per_second, w.p50_ms, w.p99_ms, w.per_second / baseline, baseline, w.server_cpu * 100.0, w.client_cpu * 100.0, cores
+        ));
+    }
+    if args.which == "all" || args.which == "memory" {
+        let srv = server::Server::start(&binary, &dir.path().join("memory.db")).await?;
+        let m = memory::run(&srv, args.connections).await?;
+        srv.stop().await;
+        eprintln!(
+            "memory: {} idle WebSockets: RSS {} KiB -> {} KiB = {:.0} bytes each",
+            m.connections, m.rss_before_kib, m.rss_after_kib, m.bytes_per_connection
+        );
+        report.push_str(&format!(
+            "| RSS per idle WebSocket ({} connections) | {:.1} KB | ≤ 8 KB | server RSS {:.1} MiB → {:.1} MiB |\n",
+            m.connections,
+            m.bytes_per_connection / 1000.0,
+            m.rss_before_kib as f64 / 1024.0,
+            m.rss_after_kib as f64 / 1024.0
+        ));
+    }
+    println!("{report}");
+    if let Some(out) = args.out {
+        std::fs::write(out, &report)?;
+    }
+    Ok(())
+}

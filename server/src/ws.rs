@@ -43,8 +43,9 @@ type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 fn socket_config() -> WebSocketConfig {
     // Small buffers: an idle connection should cost a few KB, not 128 KiB.
+    // Clients send little (pongs, rare pings), so 1 KiB reads are plenty.
     WebSocketConfig::default()
-        .read_buffer_size(4 << 10)
+        .read_buffer_size(1 << 10)
         .write_buffer_size(0)
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(MAX_CLIENT_FRAME))

@@ -478,6 +478,16 @@ async fn websocket_abuse_closes_only_the_abuser() {
     ws.next().await;
     let _ = ws.inner.send(Message::text("x".repeat(70 * 1024))).await;
     assert_eq!(ws.closed().await, Some(1009));
+    // a large frame within the limit is read fine (and its unknown type ignored)
+    let mut ws = s.ws("").await;
+    ws.next().await;
+    ws.send_text(&format!(
+        "{{\"type\":\"client:note\",\"pad\":\"{}\"}}",
+        "p".repeat(60 * 1024)
+    ))
+    .await;
+    ws.send_text("{\"type\": \"sync:ping\"}").await;
+    assert_eq!(ws.next().await["type"], "sync:pong");
     // non-JSON text: 1008
     let mut ws = s.ws("").await;
     ws.next().await;
