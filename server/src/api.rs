@@ -217,11 +217,13 @@ fn only(method: &Method, allowed: &[Method]) -> Result<(), ApiError> {
 }
 
 fn not_allowed(allow: &str) -> ApiError {
-    ApiError::new(
+    let mut e = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!("this path allows only {allow}"),
-    )
+    );
+    e.allow = Some(allow.to_owned());
+    e
 }
 
 fn unknown_route(path: &str) -> ApiError {

@@ -47,6 +47,13 @@ pub fn error_response(e: &ApiError) -> Resp {
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    if let Some(allow) = e
+        .allow
+        .as_deref()
+        .and_then(|a| HeaderValue::from_str(a).ok())
+    {
+        r.headers_mut().insert(header::ALLOW, allow);
+    }
     r
 }
 

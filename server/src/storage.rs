@@ -168,3 +168,55 @@ fn rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, String)>>
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tasksync_sdk::{Priority, Task, TaskStatus};
+
+    fn task(id: &str) -> Arc<Task> {
+        Arc::new(Task {
+            id: id.into(),
+            title: "t".into(),
+            description: None,
+            status: TaskStatus::Todo,
+            priority: Priority::Low,
+            session_ids: vec![],
+            session_progress: vec![],
+            parent_id: None,
+            project_id: None,
+            created_at: "c".into(),
+            updated_at: "u".into(),
+            version: 1,
+        })
+    }
+
+    #[test]
+    fn reopening_keeps_epoch_head_entities_and_the_retained_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let (mut db, loaded) = Storage::open(&path, 3).unwrap();
+        assert_eq!((loaded.head, loaded.events.len()), (0, 0));
+        let epoch = loaded.epoch;
+        let mut state = State::default();
+        state.tasks.insert("a".into(), task("a"));
+        let ids: BTreeSet<String> = ["a".to_owned()].into();
+        let events: Vec<(u64, String)> = (1..=5).map(|s| (s, format!("{{\"seq\":{s}}}"))).collect();
+        db.commit(&state, &ids, &BTreeSet::new(), &events, Some(2))
+            .unwrap();
+        state.tasks.clear();
+        db.commit(&state, &ids, &BTreeSet::new(), &[(6, "{}".into())], None)
+            .unwrap();
+        drop(db);
+        let (_, loaded) = Storage::open(&path, 3).unwrap();
+        assert_eq!(loaded.epoch, epoch);
+        assert_eq!(loaded.head, 6);
+        assert!(loaded.state.tasks.is_empty(), "the delete was persisted");
+        assert_eq!(
+            loaded.events.iter().map(|e| e.0).collect::<Vec<_>>(),
+            [4, 5, 6]
+        );
+        let (_, other) = Storage::open(&dir.path().join("other.db"), 3).unwrap();
+        assert_ne!(other.epoch, epoch);
+    }
+}

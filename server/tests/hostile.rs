@@ -450,6 +450,8 @@ async fn content_types_sizes_routes_and_methods() {
     ] {
         expect(&s, request(m, path, &[], b""), 405, "method_not_allowed").await;
     }
+    let r = s.client.delete(s.url("/api/tasks")).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "GET, POST");
     // plain GET on /ws is not an upgrade
     expect(&s, request("GET", "/ws", &[], b""), 426, "upgrade_required").await;
     // a truncated body (connection closed early) and garbage request lines do not hurt
