@@ -7,8 +7,10 @@
 
 pub mod aggregate;
 pub mod event;
+pub mod frame;
 pub mod id;
 pub mod model;
+pub mod replica;
 pub mod transition;
 
 pub use aggregate::{AggregateStatus, aggregate_status};

@@ -1,0 +1,316 @@
+use super::*;
+use crate::frame::{Frame, parse_frame};
+use crate::model::{Priority, SessionLifecycle, SpawnSource};
+
+fn task(id: &str, version: u64) -> Task {
+    Task {
+        id: id.into(),
+        title: format!("T {id}"),
+        description: None,
+        status: TaskStatus::Todo,
+        priority: Priority::Medium,
+        session_ids: vec![],
+        session_progress: vec![],
+        parent_id: None,
+        project_id: None,
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        updated_at: "2026-01-01T00:00:00.000Z".into(),
+        version,
+    }
+}
+
+fn session(id: &str, version: u64) -> Session {
+    Session {
+        id: id.into(),
+        name: None,
+        status: SessionLifecycle::Spawning,
+        task_ids: vec![],
+        project_id: None,
+        spawn_source: SpawnSource::Ui,
+        error: None,
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        updated_at: "2026-01-01T00:00:00.000Z".into(),
+        version,
+    }
+}
+
+fn env(seq: u64, event: Event) -> Envelope {
+    Envelope { event, seq }
+}
+
+fn status(
+    task_id: &str,
+    sid: &str,
+    status: SessionStatus,
+    notes: Option<&str>,
+    version: u64,
+) -> Event {
+    Event::TaskSessionStatus(SessionStatusPayload {
+        task_id: task_id.into(),
+        session_id: sid.into(),
+        status,
+        notes: notes.map(Into::into),
+        last_updated: format!("2026-01-01T00:00:{version:02}.000Z"),
+        version,
+    })
+}
+
+#[test]
+fn applies_every_event_type_as_the_seed_does() {
+    let mut r = Replica::new();
+    assert!(r.apply(env(
+        1,
+        Event::TaskCreated {
+            task: task("t1", 1)
+        }
+    )));
+    assert!(r.apply(env(
+        2,
+        Event::SessionSpawn {
+            session: session("s1", 1)
+        }
+    )));
+    // session_status appends, then updates in place (notes replaced, not merged)
+    assert!(r.apply(env(
+        3,
+        status("t1", "s1", SessionStatus::Working, Some("go"), 2)
+    )));
+    assert!(r.apply(env(
+        4,
+        status("t1", "s1", SessionStatus::Blocked, Some("Need API key"), 3)
+    )));
+    let t = r.task("t1").unwrap();
+    assert_eq!(t.session_progress.len(), 1);
+    assert_eq!(
+        (
+            t.session_progress[0].status,
+            t.session_progress[0].notes.as_deref()
+        ),
+        (SessionStatus::Blocked, Some("Need API key"))
+    );
+    assert_eq!(
+        (t.version, t.session_ids.clone(), t.updated_at.as_str()),
+        (3, vec!["s1".to_owned()], "2026-01-01T00:00:03.000Z")
+    );
+    assert!(r.apply(env(5, status("t1", "s1", SessionStatus::Working, None, 4))));
+    assert_eq!(r.task("t1").unwrap().session_progress[0].notes, None);
+    // task:updated replaces the whole task
+    let mut t2 = task("t1", 5);
+    t2.title = "renamed".into();
+    assert!(r.apply(env(6, Event::TaskUpdated { task: t2.clone() })));
+    assert_eq!(r.task("t1"), Some(&t2));
+    // session lifecycle events replace the session
+    let mut s = session("s1", 2);
+    s.status = SessionLifecycle::Active;
+    assert!(r.apply(env(
+        7,
+        Event::SessionActive {
+            session_id: "s1".into(),
+            session: s.clone()
+        }
+    )));
+    s.status = SessionLifecycle::Failed;
+    s.version = 3;
+    assert!(r.apply(env(
+        8,
+        Event::SessionFailed {
+            session_id: "s1".into(),
+            error: Some("x".into()),
+            session: s.clone()
+        }
+    )));
+    assert_eq!(r.session("s1").unwrap().status, SessionLifecycle::Failed);
+    s.version = 4;
+    s.task_ids = vec!["t1".into()];
+    assert!(r.apply(env(9, Event::SessionUpdated { session: s.clone() })));
+    assert!(r.apply(env(
+        10,
+        Event::SessionStopped {
+            session_id: "s1".into(),
+            session: session("s1", 5)
+        }
+    )));
+    assert!(r.apply(env(
+        11,
+        Event::SessionDeleted {
+            session_id: "s1".into()
+        }
+    )));
+    assert!(r.apply(env(
+        12,
+        Event::TaskDeleted {
+            task_id: "t1".into()
+        }
+    )));
+    assert!(r.task("t1").is_none() && r.session("s1").is_none());
+    assert_eq!(r.seq(), 12);
+    // status for an unknown task is ignored, as in the seed
+    assert!(!r.apply(env(
+        13,
+        status("nope", "s1", SessionStatus::Working, None, 2)
+    )));
+}
+
+#[test]
+fn ignores_replayed_seqs_and_stale_versions() {
+    let mut r = Replica::new();
+    r.apply(env(1, Event::TaskCreated { task: task("t", 1) }));
+    r.apply(env(2, Event::TaskUpdated { task: task("t", 3) }));
+    assert!(
+        !r.apply(env(2, Event::TaskUpdated { task: task("t", 9) })),
+        "same seq twice"
+    );
+    assert!(
+        !r.apply(env(
+            1,
+            Event::TaskDeleted {
+                task_id: "t".into()
+            }
+        )),
+        "older seq"
+    );
+    assert!(
+        !r.apply(env(3, Event::TaskUpdated { task: task("t", 2) })),
+        "older version"
+    );
+    assert!(
+        !r.apply(env(4, status("t", "s", SessionStatus::Working, None, 3))),
+        "not newer than held"
+    );
+    assert_eq!((r.task("t").unwrap().version, r.seq()), (3, 4));
+    r.apply(env(
+        5,
+        Event::SessionUpdated {
+            session: session("s", 4),
+        },
+    ));
+    assert!(!r.apply(env(
+        6,
+        Event::SessionSpawn {
+            session: session("s", 1)
+        }
+    )));
+    assert_eq!(r.session("s").unwrap().version, 4);
+}
+
+#[test]
+fn snapshot_replaces_everything_and_events_at_or_below_it_are_ignored() {
+    let mut r = Replica::new();
+    r.apply(env(
+        1,
+        Event::TaskCreated {
+            task: task("old", 1),
+        },
+    ));
+    r.take_changes();
+    r.load_snapshot(Snapshot {
+        epoch: "e2".into(),
+        seq: 10,
+        tasks: vec![task("a", 2)],
+        sessions: vec![session("s", 1)],
+    });
+    assert!(r.task("old").is_none());
+    assert_eq!((r.epoch(), r.seq()), (Some("e2"), 10));
+    let (tasks, sessions) = r.take_changes();
+    assert_eq!(
+        (tasks, sessions),
+        (vec!["a".to_owned(), "old".to_owned()], vec!["s".to_owned()])
+    );
+    assert!(!r.apply(env(
+        10,
+        Event::TaskDeleted {
+            task_id: "a".into()
+        }
+    )));
+    assert!(r.apply(env(
+        11,
+        Event::TaskDeleted {
+            task_id: "a".into()
+        }
+    )));
+}
+
+#[test]
+fn optimistic_queue_and_remove_roll_back_exactly() {
+    let mut r = Replica::new();
+    let mut t = task("t", 4);
+    t.set_progress("s0", SessionStatus::Working, Some("n".into()), "x");
+    t.set_progress("s1", SessionStatus::Blocked, None, "y");
+    t.set_progress("s2", SessionStatus::Queued, None, "z");
+    r.apply(env(1, Event::TaskCreated { task: t.clone() }));
+    // queue: shows at once, undone exactly
+    let undo = r.queue_local("t", "s9", "now").unwrap();
+    let shown = r.task("t").unwrap();
+    assert_eq!(shown.session_ids.last().map(String::as_str), Some("s9"));
+    assert_eq!(
+        shown.session_progress.last().unwrap().status,
+        SessionStatus::Queued
+    );
+    assert!(r.rollback(undo));
+    assert_eq!(r.task("t"), Some(&t));
+    assert!(
+        r.queue_local("t", "s1", "now").is_none(),
+        "already there: nothing to do"
+    );
+    // remove from the middle, undone to the same position
+    let undo = r.remove_local("t", "s1").unwrap();
+    assert_eq!(r.task("t").unwrap().session_ids, ["s0", "s2"]);
+    assert!(r.rollback(undo));
+    assert_eq!(r.task("t"), Some(&t));
+    assert!(r.remove_local("t", "nobody").is_none());
+    // a newer server version wins over a late rollback
+    let undo = r.remove_local("t", "s1").unwrap();
+    r.apply(env(2, status("t", "s2", SessionStatus::Working, None, 5)));
+    assert!(!r.rollback(undo));
+    assert!(r.task("t").unwrap().progress("s1").is_none());
+}
+
+#[test]
+fn auto_transition_is_decided_once_per_version() {
+    let mut r = Replica::new();
+    r.apply(env(1, Event::TaskCreated { task: task("t", 1) }));
+    r.apply(env(2, status("t", "s", SessionStatus::Queued, None, 2)));
+    assert!(r.all_auto_transitions().is_empty(), "queued is not working");
+    r.apply(env(3, status("t", "s", SessionStatus::Working, None, 3)));
+    let (changed, _) = r.take_changes();
+    assert_eq!(r.auto_transitions(&changed), vec![("t".to_owned(), 3)]);
+    assert!(
+        r.auto_transitions(&changed).is_empty(),
+        "asked once for this version"
+    );
+    assert!(r.all_auto_transitions().is_empty());
+    let mut done = task("t", 4);
+    done.status = TaskStatus::Inprogress;
+    done.set_progress("s", SessionStatus::Working, None, "x");
+    r.apply(env(4, Event::TaskUpdated { task: done.clone() }));
+    assert_eq!(auto_transition(&done), None);
+    done.status = TaskStatus::Todo;
+    done.version = 5;
+    r.apply(env(5, Event::TaskUpdated { task: done }));
+    assert_eq!(
+        r.all_auto_transitions(),
+        vec![("t".to_owned(), 5)],
+        "moved back to todo while working: ask again"
+    );
+}
+
+#[test]
+fn frames_from_the_wire_apply() {
+    let mut r = Replica::new();
+    let text = r#"{"type":"task:created","payload":{"task":{"id":"task-1","title":"Fix auth bug","status":"todo","priority":"medium","sessionIds":[],"sessionProgress":[],"createdAt":"2026-01-01T00:00:00.000Z","updatedAt":"2026-01-01T00:00:00.000Z","version":1}},"seq":1}"#;
+    let Frame::Event(e) = parse_frame(text).unwrap() else {
+        panic!()
+    };
+    assert!(r.apply(e));
+    let text = r#"{"type":"task:session_status","payload":{"taskId":"task-1","sessionId":"session-1","status":"blocked","notes":"Need API key","lastUpdated":"2024-01-15T10:30:00Z","version":2},"seq":2}"#;
+    let Frame::Event(e) = parse_frame(text).unwrap() else {
+        panic!()
+    };
+    assert!(r.apply(e));
+    assert_eq!(
+        r.task("task-1").unwrap().session_progress[0]
+            .notes
+            .as_deref(),
+        Some("Need API key")
+    );
+}
