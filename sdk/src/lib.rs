@@ -12,6 +12,10 @@ pub mod id;
 pub mod model;
 pub mod replica;
 pub mod transition;
+pub mod types;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 
 pub use aggregate::{AggregateStatus, aggregate_status};
 pub use event::{Envelope, Event, SessionStatusPayload};

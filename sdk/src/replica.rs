@@ -174,6 +174,16 @@ impl Replica {
         true
     }
 
+    /// Takes a task from a write's response (version-guarded, seq untouched).
+    pub fn observe_task(&mut self, task: Task) -> bool {
+        self.put_task(task)
+    }
+
+    /// Takes a session from a write's response (version-guarded, seq untouched).
+    pub fn observe_session(&mut self, session: Session) -> bool {
+        self.put_session(session)
+    }
+
     /// The seed's `task:session_status` handler, plus version, `updatedAt`
     /// and `sessionIds` as the server keeps them.
     fn session_status(&mut self, p: SessionStatusPayload) -> bool {
@@ -313,3 +323,41 @@ impl Replica {
 
 #[cfg(test)]
 mod tests;
+
+/// Fully populated entities (every optional field set), for tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use crate::model::*;
+
+    pub fn full_task() -> Task {
+        Task {
+            id: "t".into(),
+            title: "T".into(),
+            description: Some("d".into()),
+            status: TaskStatus::Todo,
+            priority: Priority::High,
+            session_ids: vec![],
+            session_progress: vec![],
+            parent_id: Some("p".into()),
+            project_id: Some("proj".into()),
+            created_at: "c".into(),
+            updated_at: "u".into(),
+            version: 1,
+        }
+    }
+
+    pub fn full_session() -> Session {
+        Session {
+            id: "s".into(),
+            name: Some("n".into()),
+            status: SessionLifecycle::Failed,
+            task_ids: vec!["t".into()],
+            project_id: Some("proj".into()),
+            spawn_source: SpawnSource::Session,
+            error: Some("e".into()),
+            created_at: "c".into(),
+            updated_at: "u".into(),
+            version: 1,
+        }
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the npm package `tasksync` into npm/pkg (git-ignored):
+# cargo (wasm32) -> wasm-bindgen (CLI pinned to the crate's exact version) -> wasm-opt -Oz.
+# Installs what it needs first, skipping what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$WASM_BINDGEN_VERSION" ]; then
+  echo "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+[ -x npm/node_modules/.bin/wasm-opt ] || (cd npm && npm ci --no-audit --no-fund)
+
+cargo build --locked -p tasksync-sdk --target wasm32-unknown-unknown --profile wasm-release
+rm -rf npm/pkg
+wasm-bindgen target/wasm32-unknown-unknown/wasm-release/tasksync_sdk.wasm \
+  --out-dir npm/pkg --out-name tasksync --target web --omit-default-module-path
+npm/node_modules/.bin/wasm-opt -Oz \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  npm/pkg/tasksync_bg.wasm -o npm/pkg/tasksync_bg.wasm
+echo "built npm/pkg: $(wc -c < npm/pkg/tasksync_bg.wasm) bytes of wasm," \
+  "$(cat npm/pkg/tasksync_bg.wasm npm/pkg/tasksync.js | gzip -9 | wc -c) bytes gzipped with its JS glue"

@@ -1,0 +1,140 @@
+// The Store against the real server: each event type, optimistic writes and
+// rollback, subscribe/getSnapshot, errors, close.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Store } from 'tasksync';
+import { Server, until, plain } from './helpers.js';
+
+let server;
+before(async () => { server = await Server.start(); });
+after(async () => { await server.cleanup(); });
+
+function open(options = {}) {
+  return new Store({ url: server.url, ...options });
+}
+
+test('connect resolves after the first sync and mirrors the server', async () => {
+  await server.ok('POST', '/api/tasks', { id: 'pre-1', title: 'Before connect' });
+  const store = open();
+  assert.equal(store.connectionState, 'closed');
+  const states = [];
+  store.onConnectionChange((s) => states.push(s));
+  await store.connect();
+  assert.equal(store.connectionState, 'live');
+  assert.deepEqual(states, ['connecting', 'syncing', 'live']);
+  assert.equal(store.getTask('pre-1').title, 'Before connect');
+  const snap = await server.ok('GET', '/api/snapshot');
+  assert.deepEqual(plain(store), { tasks: snap.tasks, sessions: snap.sessions });
+  assert.equal(store.seq, snap.seq);
+  store.close();
+  assert.equal(store.connectionState, 'closed');
+});
+
+test('each event type changes the store as the seed says', async () => {
+  const store = open({ autoTransition: false });
+  await store.connect();
+  const seen = [];
+  store.on('*', (payload, event) => seen.push(event.type));
+  const sync = async (what) => {
+    const snap = await server.ok('GET', '/api/snapshot');
+    await until(() => store.seq === snap.seq, what);
+    assert.deepEqual(plain(store), { tasks: snap.tasks, sessions: snap.sessions }, what);
+  };
+  await server.ok('POST', '/api/tasks', { id: 'ev-1', title: 'Fix auth bug' });
+  await sync('task:created');
+  assert.equal(store.getTask('ev-1').status, 'todo');
+  await server.ok('POST', '/api/sessions', { id: 'ev-s1', taskIds: ['ev-1'] });
+  await sync('session:spawn + queued');
+  assert.equal(store.getTask('ev-1').sessionProgress[0].status, 'queued');
+  assert.equal(store.aggregateStatus('ev-1'), 'queued');
+  await server.ok('POST', '/api/sessions/ev-s1/activate', {});
+  await sync('session:active');
+  assert.equal(store.getSession('ev-s1').status, 'active');
+  await server.ok('PUT', '/api/tasks/ev-1/sessions/ev-s1/status', { status: 'working' });
+  await server.ok('PUT', '/api/tasks/ev-1/sessions/ev-s1/status', { status: 'blocked', notes: 'Need API key' });
+  await sync('task:session_status');
+  const p = store.getTask('ev-1').sessionProgress[0];
+  assert.deepEqual([p.status, p.notes], ['blocked', 'Need API key']);
+  assert.equal(store.aggregateStatus('ev-1'), 'blocked');
+  await server.ok('PATCH', '/api/tasks/ev-1', { title: 'Fix the auth bug', status: 'inprogress' });
+  await sync('task:updated');
+  assert.equal(store.getTask('ev-1').title, 'Fix the auth bug');
+  await server.ok('POST', '/api/sessions/ev-s1/stop', {});
+  await server.ok('POST', '/api/sessions/ev-s1/restart', {});
+  await server.ok('POST', '/api/sessions/ev-s1/fail', { error: 'OOM' });
+  await sync('session:stopped/spawn/failed');
+  assert.equal(store.getSession('ev-s1').error, 'OOM');
+  await server.ok('DELETE', '/api/tasks/ev-1/sessions/ev-s1');
+  await sync('remove session');
+  await server.ok('POST', '/api/tasks/ev-1/queue', { sessionId: 'ev-s1' });
+  await server.ok('DELETE', '/api/sessions/ev-s1');
+  await sync('session:deleted');
+  assert.equal(store.getSession('ev-s1'), undefined);
+  await server.ok('DELETE', '/api/tasks/ev-1');
+  await sync('task:deleted');
+  assert.equal(store.getTask('ev-1'), undefined);
+  for (const t of ['task:created', 'task:updated', 'task:deleted', 'task:session_status', 'session:spawn', 'session:active',
+    'session:stopped', 'session:failed', 'session:updated', 'session:deleted']) {
+    assert.ok(seen.includes(t), `saw ${t}`);
+  }
+  store.close();
+});
+
+test('queue and remove show at once, and roll back exactly when refused', async () => {
+  const store = open({ autoTransition: false });
+  await store.connect();
+  await server.ok('POST', '/api/tasks', { id: 'opt-1', title: 'Optimistic' });
+  await server.ok('POST', '/api/sessions', { id: 'opt-s1' });
+  await until(() => store.getSession('opt-s1'), 'session');
+  // accepted: visible synchronously, before the server answered
+  const pending = store.queueTask('opt-1', 'opt-s1');
+  assert.deepEqual(store.getTask('opt-1').sessionIds, ['opt-s1']);
+  assert.equal(store.getTask('opt-1').sessionProgress[0].status, 'queued');
+  const task = await pending;
+  assert.equal(task.sessionProgress[0].status, 'queued');
+  // refused (no such session): shown, then rolled back, and the promise rejects with the server's code
+  const before = JSON.stringify(store.getTask('opt-1'));
+  const refused = store.queueTask('opt-1', 'ghost');
+  assert.ok(store.getTask('opt-1').sessionIds.includes('ghost'));
+  await assert.rejects(refused, (e) => e instanceof Error && e.code === 'not_found' && e.status === 404 && /ghost/.test(e.message));
+  assert.equal(JSON.stringify(store.getTask('opt-1')), before);
+  // remove: refused for a session not on the task... then accepted
+  const removing = store.removeSessionFromTask('opt-1', 'opt-s1');
+  assert.deepEqual(store.getTask('opt-1').sessionIds, []);
+  await removing;
+  await until(() => store.getTask('opt-1').version === 3, 'removal event');
+  assert.deepEqual(store.getTask('opt-1').sessionIds, []);
+  store.close();
+});
+
+test('writes reject with the server error; subscribe and getSnapshot identity', async () => {
+  const store = open({ autoTransition: false });
+  await store.connect();
+  const created = await store.createTask({ id: 'w-1', title: 'Write' });
+  assert.equal(created.version, 1);
+  assert.equal(store.getTask('w-1').title, 'Write', 'read-your-writes');
+  await assert.rejects(store.updateTask('w-1', { status: 'bogus' }), (e) => e.code === 'validation_failed' && e.status === 400);
+  await assert.rejects(store.updateTask('w-1', { title: 'x' }, { ifMatch: 7 }), (e) => e.code === 'precondition_failed' && e.status === 412);
+  await assert.rejects(store.setSessionStatus('w-1', 'nobody', 'working'), (e) => e.code === 'not_found');
+  const s1 = store.getSnapshot();
+  assert.equal(store.getSnapshot(), s1, 'same object while nothing changes');
+  assert.equal(store.getTasks(), s1.tasks);
+  let calls = 0;
+  const off = store.subscribe(() => { calls += 1; });
+  await store.updateTask('w-1', { status: 'completed' });
+  await until(() => store.getTask('w-1').status === 'completed', 'update');
+  assert.ok(calls >= 1);
+  const s2 = store.getSnapshot();
+  assert.notEqual(s2, s1, 'a new object after a change');
+  assert.equal(store.getSnapshot(), s2);
+  off();
+  off();
+  const n = calls;
+  await store.deleteTask('w-1');
+  await until(() => store.getTask('w-1') === undefined, 'delete');
+  assert.equal(calls, n, 'no calls after unsubscribe');
+  assert.throws(() => store.on('task:nope', () => {}), TypeError);
+  store.close();
+  await assert.rejects(new Store({ url: 'http://127.0.0.1:1' }).createTask({ title: 'x' }), (e) => e.code === 'network_error' && e.status === 0);
+  assert.throws(() => new Store({}), /options.url/);
+});
