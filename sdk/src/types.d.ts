@@ -101,11 +101,26 @@ export interface StoreOptions {
   token?: string;
   /** Move `todo` tasks to `inprogress` when a session starts working (default true). */
   autoTransition?: boolean;
-  /** A WebSocket constructor (default: the global `WebSocket`). */
-  WebSocket?: unknown;
+  /** A WebSocket constructor (default: the global `WebSocket`), e.g. from the `ws` package. */
+  WebSocket?: new (url: string) => WebSocketLike;
   /** A fetch function (default: the global `fetch`). */
-  fetch?: unknown;
+  fetch?: FetchLike;
 }
+
+/** What the store needs of a WebSocket. */
+export interface WebSocketLike {
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: unknown) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  close(code?: number, reason?: string): void;
+}
+
+/** What the store needs of fetch. */
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<{ status: number; text(): Promise<string> }>;
 
 export interface NewTask {
   id?: string;
@@ -144,4 +159,16 @@ export interface UpdateOptions {
 export interface TasksyncError extends Error {
   code: string;
   status: number;
+}
+
+/** The members whose types wasm-bindgen cannot express (merged into the class). */
+export interface Store {
+  /** Calls `handler(payload, event)` for each applied event of this type; returns the unsubscribe function. */
+  on<K extends EventType>(type: K, handler: (payload: EventPayloads[K], event: Extract<TasksyncEvent, { type: K }>) => void): () => void;
+  /** Every applied event. */
+  on(type: "*", handler: (payload: TasksyncEvent["payload"], event: TasksyncEvent) => void): () => void;
+  /** Problems the store skipped over (a malformed server message, a failed auto-transition). */
+  on(type: "error", handler: (error: TasksyncError) => void): () => void;
+  /** Changes a task; with `ifMatch`, only if it is still at that version (else 412). */
+  updateTask(id: string, patch: TaskPatch, options?: UpdateOptions): Promise<Task>;
 }

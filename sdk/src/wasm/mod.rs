@@ -227,6 +227,7 @@ impl Store {
     }
 
     /// Connects (or reconnects after `close()`); resolves once the first sync is complete.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn connect(&self) -> Promise {
         let rc = self.inner.clone();
         Promise::new(&mut |resolve, reject| {
@@ -340,14 +341,9 @@ impl Store {
 
     /// Calls `handler(payload, event)` for each applied event of `type` ('*': all;
     /// 'error': problems such as malformed server messages). Returns the unsubscribe function.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
-    pub fn on(
-        &self,
-        #[wasm_bindgen(js_name = type, unchecked_param_type = "EventType | '*' | 'error'")]
-        ty: String,
-        #[wasm_bindgen(unchecked_param_type = "(payload: any, event: TasksyncEvent) => void")]
-        handler: Function,
-    ) -> Result<JsValue, JsValue> {
+    /// (Typed per event type in `types.d.ts`.)
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, ty: String, handler: Function) -> Result<JsValue, JsValue> {
         if ty != "*" && ty != "error" && !crate::Event::TYPES.contains(&ty.as_str()) {
             return Err(js_sys::TypeError::new(&format!(
                 "unknown event type `{ty}`; use one of {}, '*' or 'error'",
@@ -398,13 +394,9 @@ impl Store {
         self.write::<Task>("POST", "/api/tasks".into(), Some(input), None)
     }
 
-    #[wasm_bindgen(js_name = updateTask, unchecked_return_type = "Promise<Task>")]
-    pub fn update_task(
-        &self,
-        id: &str,
-        #[wasm_bindgen(unchecked_param_type = "TaskPatch")] patch: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "UpdateOptions")] options: Option<Object>,
-    ) -> Promise {
+    /// (Typed in `types.d.ts`, where `options` can be optional.)
+    #[wasm_bindgen(js_name = updateTask, skip_typescript)]
+    pub fn update_task(&self, id: &str, patch: JsValue, options: Option<Object>) -> Promise {
         let if_match = options
             .and_then(|o| js::get(&o, "ifMatch").as_f64())
             .map(|v| v as u64);
