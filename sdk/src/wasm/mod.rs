@@ -168,6 +168,17 @@ fn json_body(value: &JsValue) -> Result<String, JsValue> {
     })
 }
 
+/// A JSON object of string fields (absent ones left out).
+fn body(fields: &[(&str, Option<&str>)]) -> String {
+    let mut map = std::collections::BTreeMap::new();
+    for (k, v) in fields {
+        if let Some(v) = v {
+            map.insert(*k, *v);
+        }
+    }
+    serde_json::to_string(&map).expect("strings serialize")
+}
+
 fn path_segment(id: &str) -> String {
     js_sys::encode_uri_component(id)
         .as_string()
@@ -430,7 +441,7 @@ impl Store {
             undo = inner.replica.queue_local(task_id, session_id, &now);
             inner.after_changes(out);
         });
-        let body = serde_json::json!({ "sessionId": session_id }).to_string();
+        let body = body(&[("sessionId", Some(session_id))]);
         self.optimistic(
             format!("/api/tasks/{}/queue", path_segment(task_id)),
             "POST",
@@ -464,16 +475,13 @@ impl Store {
         #[wasm_bindgen(unchecked_param_type = "SessionStatus")] status: String,
         notes: Option<String>,
     ) -> Promise {
-        let body = match notes {
-            Some(n) => serde_json::json!({ "status": status, "notes": n }),
-            None => serde_json::json!({ "status": status }),
-        };
+        let body = body(&[("status", Some(&status)), ("notes", notes.as_deref())]);
         let path = format!(
             "/api/tasks/{}/sessions/{}/status",
             path_segment(task_id),
             path_segment(session_id)
         );
-        self.write_text::<Task>("PUT", path, Some(body.to_string()), None)
+        self.write_text::<Task>("PUT", path, Some(body), None)
     }
 
     #[wasm_bindgen(js_name = createSession, unchecked_return_type = "Promise<Session>")]
@@ -512,7 +520,7 @@ impl Store {
     #[wasm_bindgen(js_name = failSession, unchecked_return_type = "Promise<Session>")]
     pub fn fail_session(&self, id: &str, error: Option<String>) -> Promise {
         let body = match error {
-            Some(e) => serde_json::json!({ "error": e }).to_string(),
+            Some(e) => body(&[("error", Some(&e))]),
             None => "{}".into(),
         };
         self.write_text::<Session>(
