@@ -27,5 +27,21 @@ cargo build -p tasksync-sdk --target wasm32-unknown-unknown --locked
 step "Rust tests (model natively; server against real sockets and SQLite on disk)"
 cargo test --workspace --locked
 
+step "npm package: build (wasm-bindgen, wasm-opt), type-check, test against the real server"
+command -v node >/dev/null 2>&1 || { echo "node (>= 20) is missing" >&2; exit 1; }
+[ -d npm/node_modules ] || (cd npm && npm ci --no-audit --no-fund)
+./npm/build.sh
+(cd npm && npx tsc -p .)
+cargo build -p tasksync --locked
+(cd npm && npm test)
+
+step "npm pack: the tarball installs and imports in a fresh project"
+pack_dir=$(mktemp -d)
+(cd npm && npm pack --pack-destination "$pack_dir" >/dev/null)
+(cd "$pack_dir" && npm init -y >/dev/null && npm install --no-audit --no-fund ./tasksync-*.tgz >/dev/null \
+  && node --experimental-websocket --input-type=module \
+    -e "import { Store } from 'tasksync'; const s = new Store({ url: 'http://127.0.0.1:1' }); console.log('installed tarball imports:', s.connectionState)")
+rm -rf "$pack_dir"
+
 echo
 echo "all tests passed"
