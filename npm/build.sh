@@ -9,7 +9,8 @@ WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$WASM_BINDGEN_VERSION" ]; then
   echo "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  # --force: reinstall even if cargo remembers an install whose binary is gone or differs.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 [ -x npm/node_modules/.bin/wasm-opt ] || (cd npm && npm ci --no-audit --no-fund)
 

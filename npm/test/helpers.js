@@ -26,7 +26,8 @@ export class Server {
 
   /** Starts (again) on the same database and, after the first start, the same port. */
   async restart() {
-    this.proc = spawn(serverBinary, ['serve', '--addr', this.addr, '--db', this.db], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = ['serve', '--addr', this.addr, '--db', this.db, ...(this.extraArgs ?? [])];
+    this.proc = spawn(serverBinary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: this.proc.stdout });
     const line = await new Promise((resolve, reject) => {
       lines.once('line', resolve);

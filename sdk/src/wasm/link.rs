@@ -68,7 +68,7 @@ pub struct Inner {
     pub ws: String,
     pub token: Option<String>,
     pub auto: bool,
-    pub ws_ctor: Function,
+    pub ws_ctor: Option<Function>,
     pub fetch: Function,
     pub socket: Option<JsValue>,
     pub state: ConnState,
@@ -99,7 +99,7 @@ impl Inner {
         http: String,
         token: Option<String>,
         auto: bool,
-        ws_ctor: Function,
+        ws_ctor: Option<Function>,
         fetch: Function,
     ) -> Inner {
         let ws = if let Some(rest) = http.strip_prefix("https://") {
@@ -374,7 +374,8 @@ impl Inner {
             out,
         );
         let args = Array::of1(&JsValue::from_str(&url));
-        match js_sys::Reflect::construct(&self.ws_ctor, &args) {
+        let Some(ctor) = &self.ws_ctor else { return };
+        match js_sys::Reflect::construct(ctor, &args) {
             Ok(socket) => {
                 let h = self
                     .socket_handlers

@@ -220,12 +220,9 @@ impl Store {
         let auto = js::get(&options, "autoTransition")
             .as_bool()
             .unwrap_or(true);
-        let ws_ctor: Function = match js::get(&options, "WebSocket").dyn_into() {
-            Ok(f) => f,
-            Err(_) => js::global_function("WebSocket").ok_or_else(|| {
-                js::error("unsupported", 0, "no WebSocket here: pass options.WebSocket (on Node 20, run with --experimental-websocket)")
-            })?,
-        };
+        // Checked by connect(): a store used only for writes or replays needs no WebSocket.
+        let ws_ctor: Option<Function> =
+            js::get(&options, "WebSocket").dyn_into().ok().or_else(|| js::global_function("WebSocket"));
         let fetch: Function = match js::get(&options, "fetch").dyn_into() {
             Ok(f) => f,
             Err(_) => js::global_function("fetch")
@@ -246,6 +243,11 @@ impl Store {
             with(&rc.clone(), move |inner, out| {
                 if inner.state == ConnState::Live {
                     out.calls.push((resolve, vec![]));
+                    return;
+                }
+                if inner.ws_ctor.is_none() {
+                    let e = "no WebSocket here: pass options.WebSocket (on Node 20, run with --experimental-websocket)";
+                    out.calls.push((reject, vec![js::error("unsupported", 0, e)]));
                     return;
                 }
                 inner.waiters.push((resolve, reject));
