@@ -221,8 +221,10 @@ impl Store {
             .as_bool()
             .unwrap_or(true);
         // Checked by connect(): a store used only for writes or replays needs no WebSocket.
-        let ws_ctor: Option<Function> =
-            js::get(&options, "WebSocket").dyn_into().ok().or_else(|| js::global_function("WebSocket"));
+        let ws_ctor: Option<Function> = js::get(&options, "WebSocket")
+            .dyn_into()
+            .ok()
+            .or_else(|| js::global_function("WebSocket"));
         let fetch: Function = match js::get(&options, "fetch").dyn_into() {
             Ok(f) => f,
             Err(_) => js::global_function("fetch")
@@ -247,7 +249,8 @@ impl Store {
                 }
                 if inner.ws_ctor.is_none() {
                     let e = "no WebSocket here: pass options.WebSocket (on Node 20, run with --experimental-websocket)";
-                    out.calls.push((reject, vec![js::error("unsupported", 0, e)]));
+                    out.calls
+                        .push((reject, vec![js::error("unsupported", 0, e)]));
                     return;
                 }
                 inner.waiters.push((resolve, reject));
