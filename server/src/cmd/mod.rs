@@ -1,7 +1,12 @@
-//! The `tasksync` command line: one clap command with a subcommand per file.
-//! `serve` runs the server; the task/session/watch commands come with the CLI.
+//! The `tasksync` command line: one clap command with a subcommand group per
+//! file. `serve` runs the server; `task`, `session` and `watch` talk to one.
 
+pub mod client;
+pub mod output;
 pub mod serve;
+pub mod session;
+pub mod task;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -17,13 +22,44 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (REST API, WebSocket event stream, SQLite storage).
     Serve(serve::ServeArgs),
+    /// Create, list and change tasks; report a session's status on one.
+    Task(task::TaskArgs),
+    /// Spawn sessions and move them through their lifecycle.
+    Session(session::SessionArgs),
+    /// Print the live event stream (resumes after drops).
+    Watch(watch::WatchArgs),
 }
 
 /// Parses the arguments, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => serve::run(args),
+    let client_command = match cli.command {
+        Command::Serve(args) => return serve::run(args),
+        other => other,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async move {
+        match client_command {
+            Command::Task(args) => task::run(args).await,
+            Command::Session(args) => session::run(args).await,
+            Command::Watch(args) => watch::run(args).await,
+            Command::Serve(_) => unreachable!("handled above"),
+        }
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            match &e {
+                client::CliError::Refused { code, message, .. } => {
+                    eprintln!("error: {message} ({code})")
+                }
+                other => eprintln!("error: {other}"),
+            }
+            e.exit_code()
+        }
     }
 }
 

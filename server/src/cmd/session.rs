@@ -1,0 +1,191 @@
+//! `tasksync session …`: spawn, list, show, and the lifecycle actions.
+
+use super::client::{CliError, Client, ClientArgs, seg};
+use super::output::{self, paint};
+use super::task::bad_response;
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tasksync_sdk::Session;
+
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: SessionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Register a new session (status spawning), optionally queueing tasks for it.
+    Spawn {
+        #[arg(long)]
+        name: Option<String>,
+        /// Use this id instead of a generated one.
+        #[arg(long)]
+        id: Option<String>,
+        /// Queue this task for the session (repeatable).
+        #[arg(long = "task", value_name = "TASK_ID")]
+        tasks: Vec<String>,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// List sessions.
+    List {
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Show one session.
+    Show { id: String },
+    /// spawning -> active.
+    Activate { id: String },
+    /// active -> stopped.
+    Stop { id: String },
+    /// spawning|active -> failed.
+    Fail {
+        id: String,
+        #[arg(long)]
+        error: Option<String>,
+    },
+    /// stopped|failed -> spawning.
+    Restart { id: String },
+    /// Delete a session (it is removed from every task).
+    Delete { id: String },
+}
+
+pub async fn run(args: SessionArgs) -> Result<(), CliError> {
+    let c = Client::new(&args.client)?;
+    let json_out = args.client.json;
+    let action = |id: &str, what: &str| format!("/api/sessions/{}/{what}", seg(id));
+    let session = match args.command {
+        SessionCommand::Spawn {
+            name,
+            id,
+            tasks,
+            project,
+        } => {
+            let mut body = json!({ "spawnSource": "session", "taskIds": tasks });
+            for (k, v) in [("name", name), ("id", id), ("projectId", project)] {
+                if let Some(v) = v {
+                    body[k] = json!(v);
+                }
+            }
+            c.send(Method::POST, "/api/sessions", Some(body), None)
+                .await?
+        }
+        SessionCommand::List { project } => {
+            let path = match project {
+                Some(p) => format!("/api/sessions?projectId={}", seg(&p)),
+                None => "/api/sessions".into(),
+            };
+            let sessions: Vec<Session> = c.get(&path).await?;
+            if json_out {
+                output::json(&sessions);
+            } else {
+                print_list(&sessions);
+            }
+            return Ok(());
+        }
+        SessionCommand::Show { id } => {
+            c.send(
+                Method::GET,
+                &format!("/api/sessions/{}", seg(&id)),
+                None,
+                None,
+            )
+            .await?
+        }
+        SessionCommand::Activate { id } => {
+            c.send(
+                Method::POST,
+                &action(&id, "activate"),
+                Some(json!({})),
+                None,
+            )
+            .await?
+        }
+        SessionCommand::Stop { id } => {
+            c.send(Method::POST, &action(&id, "stop"), Some(json!({})), None)
+                .await?
+        }
+        SessionCommand::Fail { id, error } => {
+            let body = error.map_or_else(|| json!({}), |e| json!({ "error": e }));
+            c.send(Method::POST, &action(&id, "fail"), Some(body), None)
+                .await?
+        }
+        SessionCommand::Restart { id } => {
+            c.send(Method::POST, &action(&id, "restart"), Some(json!({})), None)
+                .await?
+        }
+        SessionCommand::Delete { id } => {
+            c.send(
+                Method::DELETE,
+                &format!("/api/sessions/{}", seg(&id)),
+                None,
+                None,
+            )
+            .await?;
+            if json_out {
+                output::json(&json!({ "deleted": id }));
+            } else {
+                println!("deleted {id}");
+            }
+            return Ok(());
+        }
+    };
+    print_session(&session, json_out)
+}
+
+fn print_session(v: &Value, json_out: bool) -> Result<(), CliError> {
+    if json_out {
+        output::json(v);
+        return Ok(());
+    }
+    let s: Session = serde_json::from_value(v.clone()).map_err(bad_response)?;
+    let on = output::colour();
+    let name = s
+        .name
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    let error = s
+        .error
+        .as_deref()
+        .map(|e| format!(" — {e}"))
+        .unwrap_or_default();
+    println!(
+        "{}{name} {}{error}",
+        s.id,
+        paint(s.status.as_str(), s.status.as_str(), on)
+    );
+    if !s.task_ids.is_empty() {
+        println!("  tasks: {}", s.task_ids.join(", "));
+    }
+    Ok(())
+}
+
+fn print_list(sessions: &[Session]) {
+    if sessions.is_empty() {
+        println!("no sessions");
+        return;
+    }
+    let on = output::colour();
+    let mut rows = vec![vec![
+        "ID".into(),
+        "STATUS".into(),
+        "NAME".into(),
+        "TASKS".into(),
+        "ERROR".into(),
+    ]];
+    for s in sessions {
+        rows.push(vec![
+            s.id.clone(),
+            paint(s.status.as_str(), s.status.as_str(), on),
+            s.name.clone().unwrap_or_default(),
+            s.task_ids.len().to_string(),
+            s.error.clone().unwrap_or_default(),
+        ]);
+    }
+    output::table(&rows);
+}

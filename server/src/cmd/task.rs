@@ -1,0 +1,363 @@
+//! `tasksync task …`: create, list, show, queue, update (a session reports
+//! its status), set-status (the task's own status), remove-session, delete.
+
+use super::client::{CliError, Client, ClientArgs, seg};
+use super::output::{self, aggregate_icon, paint, status_icon};
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tasksync_sdk::replica::auto_transition;
+use tasksync_sdk::{Priority, SessionStatus, Task, TaskStatus, aggregate_status};
+
+/// The message for session-only commands run outside a session.
+pub const NO_SESSION: &str = "No session found. This command must be run from a session.";
+
+#[derive(Debug, Args)]
+pub struct TaskArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: TaskCommand,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SessionContext {
+    /// The session this command runs as.
+    #[arg(long, global = true, env = "TASKSYNC_SESSION_ID")]
+    pub session: Option<String>,
+}
+
+impl SessionContext {
+    fn require(&self) -> Result<&str, CliError> {
+        self.session
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| CliError::Usage(NO_SESSION.into()))
+    }
+}
+
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    Priority::parse(s).ok_or_else(|| format!("one of {}", names(Priority::ALL)))
+}
+fn parse_task_status(s: &str) -> Result<TaskStatus, String> {
+    TaskStatus::parse(s).ok_or_else(|| format!("one of {}", names(TaskStatus::ALL)))
+}
+fn parse_session_status(s: &str) -> Result<SessionStatus, String> {
+    SessionStatus::parse(s).ok_or_else(|| format!("one of {}", names(SessionStatus::ALL)))
+}
+fn names<T: std::fmt::Display>(all: &[T]) -> String {
+    all.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Create a task.
+    Create {
+        title: String,
+        #[arg(long, value_parser = parse_priority)]
+        priority: Option<Priority>,
+        /// Use this id instead of a generated one.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// List tasks.
+    List {
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Show one task with its sessions' progress.
+    Show { id: String },
+    /// Queue tasks for the current session.
+    Queue {
+        #[arg(required = true)]
+        task_ids: Vec<String>,
+        #[command(flatten)]
+        ctx: SessionContext,
+    },
+    /// Report the current session's status on a task (working moves a todo task to inprogress).
+    Update {
+        task_id: String,
+        #[arg(long, value_parser = parse_session_status)]
+        status: SessionStatus,
+        #[arg(long)]
+        notes: Option<String>,
+        #[command(flatten)]
+        ctx: SessionContext,
+    },
+    /// Set the task's own status (a user action).
+    SetStatus {
+        task_id: String,
+        #[arg(value_parser = parse_task_status)]
+        status: TaskStatus,
+    },
+    /// Remove a session (default: the current one) from a task.
+    RemoveSession {
+        task_id: String,
+        session_id: Option<String>,
+        #[command(flatten)]
+        ctx: SessionContext,
+    },
+    /// Delete a task.
+    Delete { id: String },
+}
+
+pub async fn run(args: TaskArgs) -> Result<(), CliError> {
+    let c = Client::new(&args.client)?;
+    let json_out = args.client.json;
+    match args.command {
+        TaskCommand::Create {
+            title,
+            priority,
+            id,
+            description,
+            project,
+            parent,
+        } => {
+            let mut body = json!({ "title": title });
+            let fields = [
+                ("id", id),
+                ("description", description),
+                ("projectId", project),
+                ("parentId", parent),
+            ];
+            for (k, v) in fields {
+                if let Some(v) = v {
+                    body[k] = json!(v);
+                }
+            }
+            if let Some(p) = priority {
+                body["priority"] = json!(p);
+            }
+            let task = c.send(Method::POST, "/api/tasks", Some(body), None).await?;
+            print_task_result(&task, json_out, "created")
+        }
+        TaskCommand::List { project } => {
+            let path = match project {
+                Some(p) => format!("/api/tasks?projectId={}", seg(&p)),
+                None => "/api/tasks".into(),
+            };
+            let tasks: Vec<Task> = c.get(&path).await?;
+            if json_out {
+                output::json(&tasks);
+            } else {
+                print_list(&tasks);
+            }
+            Ok(())
+        }
+        TaskCommand::Show { id } => {
+            let task = c
+                .send(Method::GET, &format!("/api/tasks/{}", seg(&id)), None, None)
+                .await?;
+            if json_out {
+                output::json(&task);
+            } else {
+                print_details(&serde_json::from_value(task).map_err(bad_response)?);
+            }
+            Ok(())
+        }
+        TaskCommand::Queue { task_ids, ctx } => {
+            let session = ctx.require()?.to_owned();
+            let mut done = Vec::new();
+            for t in task_ids {
+                let task = c
+                    .send(
+                        Method::POST,
+                        &format!("/api/tasks/{}/queue", seg(&t)),
+                        Some(json!({ "sessionId": session })),
+                        None,
+                    )
+                    .await?;
+                if !json_out {
+                    println!("queued {t} for {session}");
+                }
+                done.push(task);
+            }
+            if json_out {
+                output::json(&done);
+            }
+            Ok(())
+        }
+        TaskCommand::Update {
+            task_id,
+            status,
+            notes,
+            ctx,
+        } => {
+            let session = ctx.require()?.to_owned();
+            let mut body = json!({ "status": status });
+            if let Some(n) = notes {
+                body["notes"] = json!(n);
+            }
+            let path = format!(
+                "/api/tasks/{}/sessions/{}/status",
+                seg(&task_id),
+                seg(&session)
+            );
+            let mut task = c.send(Method::PUT, &path, Some(body), None).await?;
+            // The seed's one automatic transition, decided by the same code as the store.
+            let parsed: Task = serde_json::from_value(task.clone()).map_err(bad_response)?;
+            if let Some(version) = auto_transition(&parsed) {
+                let path = format!("/api/tasks/{}", seg(&task_id));
+                match c
+                    .send(
+                        Method::PATCH,
+                        &path,
+                        Some(json!({ "status": "inprogress" })),
+                        Some(version),
+                    )
+                    .await
+                {
+                    Ok(t) => task = t,
+                    // Another client (a dashboard) made the same move first.
+                    Err(CliError::Refused {
+                        status: 412 | 409, ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if json_out {
+                output::json(&task);
+            } else {
+                let t: Task = serde_json::from_value(task).map_err(bad_response)?;
+                println!(
+                    "{} {} {} on {} (task {})",
+                    status_icon(status),
+                    session,
+                    status,
+                    t.id,
+                    t.status
+                );
+            }
+            Ok(())
+        }
+        TaskCommand::SetStatus { task_id, status } => {
+            let task = c
+                .send(
+                    Method::PATCH,
+                    &format!("/api/tasks/{}", seg(&task_id)),
+                    Some(json!({ "status": status })),
+                    None,
+                )
+                .await?;
+            print_task_result(&task, json_out, "status set")
+        }
+        TaskCommand::RemoveSession {
+            task_id,
+            session_id,
+            ctx,
+        } => {
+            let session = match session_id {
+                Some(s) => s,
+                None => ctx.require()?.to_owned(),
+            };
+            let path = format!("/api/tasks/{}/sessions/{}", seg(&task_id), seg(&session));
+            let task = c.send(Method::DELETE, &path, None, None).await?;
+            print_task_result(&task, json_out, &format!("removed {session} from"))
+        }
+        TaskCommand::Delete { id } => {
+            c.send(
+                Method::DELETE,
+                &format!("/api/tasks/{}", seg(&id)),
+                None,
+                None,
+            )
+            .await?;
+            if json_out {
+                output::json(&json!({ "deleted": id }));
+            } else {
+                println!("deleted {id}");
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn bad_response(e: serde_json::Error) -> CliError {
+    CliError::Refused {
+        status: 200,
+        code: "bad_response".into(),
+        message: format!("unexpected answer from the server: {e}"),
+    }
+}
+
+fn print_task_result(task: &Value, json_out: bool, what: &str) -> Result<(), CliError> {
+    if json_out {
+        output::json(task);
+    } else {
+        let t: Task = serde_json::from_value(task.clone()).map_err(bad_response)?;
+        println!("{what} {} [{}] {}", t.id, t.status, t.title);
+    }
+    Ok(())
+}
+
+fn print_list(tasks: &[Task]) {
+    if tasks.is_empty() {
+        println!("no tasks");
+        return;
+    }
+    let on = output::colour();
+    let mut rows = vec![vec![
+        "ID".into(),
+        "STATUS".into(),
+        "PRIORITY".into(),
+        "SESSIONS".into(),
+        "TITLE".into(),
+    ]];
+    for t in tasks {
+        let agg = aggregate_status(&t.session_progress);
+        rows.push(vec![
+            t.id.clone(),
+            paint(t.status.as_str(), t.status.as_str(), on),
+            t.priority.to_string(),
+            paint(
+                &format!("{} {}", aggregate_icon(agg), agg.as_str()),
+                agg.as_str(),
+                on,
+            ),
+            t.title.clone(),
+        ]);
+    }
+    output::table(&rows);
+}
+
+fn print_details(t: &Task) {
+    let on = output::colour();
+    let agg = aggregate_status(&t.session_progress);
+    println!("{}  {}", t.id, t.title);
+    println!(
+        "  status    {}",
+        paint(t.status.as_str(), t.status.as_str(), on)
+    );
+    println!("  priority  {}", t.priority);
+    println!("  sessions  {} {}", aggregate_icon(agg), agg.as_str());
+    if let Some(d) = &t.description {
+        println!("  about     {d}");
+    }
+    if let Some(p) = &t.project_id {
+        println!("  project   {p}");
+    }
+    println!("  version   {}  (updated {})", t.version, t.updated_at);
+    for p in &t.session_progress {
+        let notes = p
+            .notes
+            .as_deref()
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default();
+        println!(
+            "    {} {} {}{}",
+            status_icon(p.status),
+            p.session_id,
+            paint(p.status.as_str(), p.status.as_str(), on),
+            notes
+        );
+    }
+}
