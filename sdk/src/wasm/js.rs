@@ -11,6 +11,8 @@ extern "C" {
     pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    pub fn queue_microtask(callback: &Function);
     #[wasm_bindgen(js_name = setInterval)]
     pub fn set_interval(handler: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearInterval)]

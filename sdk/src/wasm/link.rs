@@ -50,6 +50,8 @@ pub struct Outbox {
     /// Auto-transitions to request: (task id, If-Match version).
     pub auto: Vec<(String, u64)>,
     pub fetch_snapshot: bool,
+    /// Queue a microtask that announces the changes made so far.
+    pub schedule_flush: bool,
 }
 
 pub type Shared = Rc<RefCell<Inner>>;
@@ -86,6 +88,9 @@ pub struct Inner {
     pub state_listeners: Vec<(u32, Function)>,
     pub next_id: u32,
     snapshot: Option<JsValue>,
+    unannounced: bool,
+    unannounced_tasks: Vec<String>,
+    flush_scheduled: bool,
     task_js: HashMap<String, JsValue>,
     session_js: HashMap<String, JsValue>,
     pub waiters: Vec<(Function, Function)>,
@@ -131,6 +136,9 @@ impl Inner {
             state_listeners: Vec::new(),
             next_id: 1,
             snapshot: None,
+            unannounced: false,
+            unannounced_tasks: Vec::new(),
+            flush_scheduled: false,
             task_js: HashMap::new(),
             session_js: HashMap::new(),
             waiters: Vec::new(),
@@ -168,6 +176,21 @@ impl Inner {
     /// After the replica changed: drop stale JS objects, tell subscribers,
     /// and decide auto-transitions among the changed tasks.
     pub fn after_changes(&mut self, out: &mut Outbox) {
+        self.sync_caches();
+        if !self.unannounced {
+            return;
+        }
+        self.unannounced = false;
+        let tasks = std::mem::take(&mut self.unannounced_tasks);
+        self.notify_subscribers(out);
+        if self.auto && !self.awaiting_snapshot {
+            out.auto.extend(self.replica.auto_transitions(&tasks));
+        }
+    }
+
+    /// Drops the JS objects of entities that changed (getters call this, so
+    /// they never return stale objects even before the coalesced flush).
+    pub fn sync_caches(&mut self) {
         if !self.replica.has_changes() {
             return;
         }
@@ -179,10 +202,23 @@ impl Inner {
             self.session_js.remove(id);
         }
         self.snapshot = None;
-        self.notify_subscribers(out);
-        if self.auto && !self.awaiting_snapshot {
-            out.auto.extend(self.replica.auto_transitions(&tasks));
+        self.unannounced = true;
+        self.unannounced_tasks.extend(tasks);
+    }
+
+    /// Events arrive in bursts: announce their changes once, from a
+    /// microtask, instead of once per event.
+    fn changed_later(&mut self, out: &mut Outbox) {
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            out.schedule_flush = true;
         }
+    }
+
+    /// The coalesced announcement (run from the microtask).
+    pub fn flush(&mut self, out: &mut Outbox) {
+        self.flush_scheduled = false;
+        self.after_changes(out);
     }
 
     /// Reports a problem to `on('error')` listeners, or the console.
@@ -254,8 +290,8 @@ impl Inner {
                 let ty = env.event.type_name();
                 if self.replica.apply(env) {
                     self.fire_event(ty, text, out);
+                    self.changed_later(out);
                 }
-                self.after_changes(out);
                 self.maybe_live(out);
             }
             Ok(Frame::Ping | Frame::Pong | Frame::Unknown(_)) => {}
@@ -415,6 +451,7 @@ impl Inner {
     }
 
     pub fn task_js(&mut self, id: &str) -> JsValue {
+        self.sync_caches();
         if let Some(v) = self.task_js.get(id) {
             return v.clone();
         }
@@ -427,6 +464,7 @@ impl Inner {
     }
 
     pub fn session_js(&mut self, id: &str) -> JsValue {
+        self.sync_caches();
         if let Some(v) = self.session_js.get(id) {
             return v.clone();
         }
@@ -440,6 +478,7 @@ impl Inner {
 
     /// The snapshot object: the same one until something changes.
     pub fn snapshot(&mut self) -> JsValue {
+        self.sync_caches();
         if let Some(s) = &self.snapshot {
             return s.clone();
         }

@@ -23,6 +23,11 @@ pub(crate) fn deliver(rc: &Shared, out: Outbox) {
     for (f, args) in out.calls {
         js::call(&f, &args);
     }
+    if out.schedule_flush {
+        let rc = rc.clone();
+        let flush = Closure::once_into_js(move || with(&rc, |inner, out| inner.flush(out)));
+        js::queue_microtask(flush.unchecked_ref());
+    }
     if out.fetch_snapshot {
         let rc = rc.clone();
         spawn_local(async move { fetch_snapshot(rc).await });
