@@ -74,7 +74,11 @@ struct EmptyBody {}
 pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    if segments.iter().any(|s| s.is_empty()) && path != "/" {
+    let is_api = matches!(
+        segments.first(),
+        Some(&"api") | Some(&"ws") | Some(&"healthz")
+    );
+    if is_api && segments.iter().any(|s| s.is_empty()) {
         return Err(unknown_route(&path));
     }
     let method = req.method().clone();
@@ -203,7 +207,12 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             only(m, &[Method::GET])?;
             events(app, req.uri().query())
         }
-        _ => Err(unknown_route(&path)),
+        _ => match (&app.config.static_dir, m) {
+            (Some(root), &Method::GET | &Method::HEAD) if segments.first() != Some(&"api") => {
+                crate::files::serve(root, &path, *m == Method::HEAD).await
+            }
+            _ => Err(unknown_route(&path)),
+        },
     }
 }
 

@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod command;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod http;
 pub mod state;
 pub mod storage;
@@ -56,6 +57,8 @@ pub struct Config {
     /// How long a stalled write to a WebSocket client may take before the
     /// client is treated as a slow consumer.
     pub send_timeout: Duration,
+    /// Serve this folder at `/` (the live board); canonicalized by `run`.
+    pub static_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Config {
             ping_interval: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(120),
             send_timeout: Duration::from_secs(10),
+            static_dir: None,
         }
     }
 }
@@ -113,10 +117,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// returns (within about 10 s).
 pub async fn run(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let local_addr = listener.local_addr()?;
+    if let Some(dir) = &config.static_dir {
+        config.static_dir = Some(tokio::fs::canonicalize(dir).await?);
+    }
     let db = config.db.clone();
     let retain = config.retain.max(1);
     let (storage, loaded) = tokio::task::spawn_blocking(move || Storage::open(&db, retain))

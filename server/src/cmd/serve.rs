@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// Allow cross-origin browser requests from this origin, e.g. http://localhost:5173 (repeatable; `*` for any).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
+    /// Serve this folder at / (the live board).
+    #[arg(long = "static", value_name = "DIR")]
+    pub static_dir: Option<PathBuf>,
     /// Events kept for resume (minimum 10000).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10_000..=10_000_000))]
     pub retain: u64,
@@ -69,6 +72,7 @@ pub fn run(args: ServeArgs) -> i32 {
     config.allow_hosts = args.allow_hosts;
     config.allow_origins = args.allow_origins;
     config.retain = args.retain as usize;
+    config.static_dir = args.static_dir;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

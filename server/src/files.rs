@@ -1,0 +1,102 @@
+//! Static files for `--static DIR` (the live board): GET/HEAD only, content
+//! types by extension (`application/wasm` for `.wasm`), and nothing outside
+//! the folder — the decoded path is resolved and must stay under the root.
+
+use crate::error::ApiError;
+use crate::http::Resp;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+use std::path::{Component, Path, PathBuf};
+
+/// Largest file served.
+const MAX_FILE: u64 = 32 << 20;
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "json" | "map" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" | "md" | "ts" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::not_found(format!("no file at `{path}`"))
+}
+
+/// Serves `url_path` from `root` (already canonical).
+pub async fn serve(root: &Path, url_path: &str, head: bool) -> Result<Resp, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(url_path)
+        .decode_utf8()
+        .map_err(|_| not_found(url_path))?;
+    let mut rel = PathBuf::new();
+    for part in Path::new(decoded.trim_start_matches('/')).components() {
+        match part {
+            Component::Normal(p) => rel.push(p),
+            // `..`, roots and prefixes never reach the file system.
+            _ => return Err(not_found(url_path)),
+        }
+    }
+    if decoded.contains('\0') || decoded.contains('\\') {
+        return Err(not_found(url_path));
+    }
+    let mut full = root.join(&rel);
+    if decoded.ends_with('/') || rel.as_os_str().is_empty() {
+        full.push("index.html");
+    }
+    // Resolve symlinks too: the real file must be inside the root.
+    let real = tokio::fs::canonicalize(&full)
+        .await
+        .map_err(|_| not_found(url_path))?;
+    if !real.starts_with(root) {
+        return Err(not_found(url_path));
+    }
+    let meta = tokio::fs::metadata(&real)
+        .await
+        .map_err(|_| not_found(url_path))?;
+    if meta.is_dir() {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        let to = format!("{}/", url_path.trim_end_matches('/'));
+        r.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::from_str(&to).map_err(|_| not_found(url_path))?,
+        );
+        return Ok(r);
+    }
+    if meta.len() > MAX_FILE {
+        return Err(not_found(url_path));
+    }
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(
+            tokio::fs::read(&real)
+                .await
+                .map_err(|_| not_found(url_path))?,
+        )
+    };
+    let mut r = Response::new(Full::new(body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(&real)),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if head {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+    }
+    Ok(r)
+}
