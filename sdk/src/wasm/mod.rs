@@ -713,3 +713,18 @@ fn install_panic_hook() {
         }));
     });
 }
+
+/// The statuses a user may move a task to from `from` (the server's rules).
+#[wasm_bindgen(js_name = allowedTaskTransitions, unchecked_return_type = "TaskStatus[]")]
+pub fn allowed_task_transitions(
+    #[wasm_bindgen(unchecked_param_type = "TaskStatus")] from: &str,
+) -> js_sys::Array {
+    crate::TaskStatus::parse(from)
+        .map(|s| {
+            s.allowed_targets()
+                .iter()
+                .map(|t| JsValue::from_str(t.as_str()))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Assembles the live board (examples/board plus the built npm package) into DIR.
+# Usage: scripts/board.sh DIR   (builds the package first if it is missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/board.sh DIR}
+[ -f npm/pkg/tasksync_bg.wasm ] || ./npm/build.sh
+rm -rf "$out"
+mkdir -p "$out/vendor/tasksync/pkg"
+cp examples/board/index.html examples/board/board.js examples/board/board.css "$out/"
+cp npm/package.json npm/index.js "$out/vendor/tasksync/"
+cp npm/pkg/tasksync.js npm/pkg/tasksync_bg.wasm "$out/vendor/tasksync/pkg/"

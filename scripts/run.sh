@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs tasksync with the live board: builds the npm package (installing the
+# tools it needs, once), assembles the board, and starts the server on its
+# SQLite default (./tasksync.db). Extra arguments go to `tasksync serve`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./npm/build.sh
+./scripts/board.sh target/board
+cargo build --release --locked -p tasksync
+echo "open http://127.0.0.1:7878/ for the live board (Ctrl-C stops the server)"
+exec target/release/tasksync serve --static target/board "$@"
