@@ -43,5 +43,15 @@ pack_dir=$(mktemp -d)
     -e "import { Store } from 'tasksync'; const s = new Store({ url: 'http://127.0.0.1:1' }); console.log('installed tarball imports:', s.connectionState)")
 rm -rf "$pack_dir"
 
+step "live board: end-to-end in headless Chromium (Debian's, driven by playwright-core)"
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+[ -d tests/e2e/node_modules ] || (cd tests/e2e && npm ci --no-audit --no-fund)
+./scripts/board.sh target/board
+(cd tests/e2e && npm test)
+
 echo
 echo "all tests passed"

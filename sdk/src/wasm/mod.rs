@@ -33,10 +33,23 @@ pub(crate) fn deliver(rc: &Shared, out: Outbox) {
         spawn_local(async move { fetch_snapshot(rc).await });
     }
     for (task_id, version) in out.auto {
-        let rc = rc.clone();
-        spawn_local(async move { auto_transition(rc, task_id, version).await });
+        // Wait a short random moment, then decide again: a CLI or another
+        // store usually made the move by then, and nothing is sent. If-Match
+        // keeps it exactly-once either way.
+        let weak = Rc::downgrade(rc);
+        let later = Closure::once_into_js(move || {
+            let Some(rc) = weak.upgrade() else { return };
+            let still = rc.borrow().replica.task(&task_id).and_then(crate::replica::auto_transition) == Some(version);
+            if still && !rc.borrow().closing {
+                spawn_local(async move { auto_transition(rc, task_id, version).await });
+            }
+        });
+        js::set_timeout(later.unchecked_ref(), AUTO_TRANSITION_DELAY_MS.0 + js_sys::Math::random() * AUTO_TRANSITION_DELAY_MS.1);
     }
 }
+
+/// The auto-transition waits this long (ms): a fixed part plus a random part.
+const AUTO_TRANSITION_DELAY_MS: (f64, f64) = (50.0, 200.0);
 
 /// Runs `f` under a borrow, then delivers what it collected.
 fn with(rc: &Shared, f: impl FnOnce(&mut Inner, &mut Outbox)) {

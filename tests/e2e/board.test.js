@@ -1,0 +1,154 @@
+// The live board in real headless Chromium (Debian's, driven by
+// playwright-core) against the real server binary with --static.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { Server, serverBinary } from '../../npm/test/helpers.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const boardDir = process.env.BOARD_DIR ?? join(root, 'target', 'board');
+const run = promisify(execFile);
+
+let server;
+let browser;
+const consoleProblems = [];
+
+before(async () => {
+  server = new Server();
+  server.extraArgs = ['--static', boardDir];
+  await server.restart();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.cleanup();
+});
+
+/** A board page; console errors and page errors are collected. */
+async function openBoard() {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleProblems.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => consoleProblems.push(`pageerror: ${e.message}`));
+  await page.goto(server.url + '/');
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
+  return page;
+}
+
+function cli(args, session) {
+  const env = { ...process.env, TASKSYNC_URL: server.url, NO_COLOR: '1' };
+  if (session) env.TASKSYNC_SESSION_ID = session;
+  return run(serverBinary, args, { env });
+}
+
+const card = (page, id) => page.locator(`article.card[data-task-id="${id}"]`);
+const column = (page, status) => page.locator(`.column[data-status="${status}"]`);
+
+test('loads without console errors and shows tasks created through the REST API', async () => {
+  await server.ok('POST', '/api/tasks', { id: 'e2e-1', title: 'Fix auth bug', priority: 'high' });
+  const page = await openBoard();
+  await card(page, 'e2e-1').waitFor();
+  assert.equal(await column(page, 'todo').locator('article.card[data-task-id="e2e-1"] h3').textContent(), 'Fix auth bug');
+  // created while the page is open
+  await server.ok('POST', '/api/tasks', { id: 'e2e-2', title: 'Write the release notes' });
+  await card(page, 'e2e-2').waitFor({ timeout: 2000 });
+  assert.equal(await page.evaluate(() => window.store.getTasks().length), 2, 'window.store is the live store');
+  assert.deepEqual(consoleProblems, []);
+  await page.close();
+});
+
+test('the CLI reports blocked with notes: the card shows ⊘ and the note within 2 s; working moves it to In Progress', async () => {
+  const page = await openBoard();
+  await server.ok('POST', '/api/tasks', { id: 'e2e-3', title: 'Migrate CI' });
+  await cli(['session', 'spawn', '--id', 'agent-a', '--name', 'agent A', '--task', 'e2e-3']);
+  await card(page, 'e2e-3').waitFor({ timeout: 2000 });
+  assert.equal(await column(page, 'todo').locator('[data-task-id="e2e-3"]').count(), 1);
+  await cli(['task', 'update', 'e2e-3', '--status', 'working'], 'agent-a');
+  await column(page, 'inprogress').locator('[data-task-id="e2e-3"]').waitFor({ timeout: 2000 });
+  await cli(['task', 'update', 'e2e-3', '--status', 'blocked', '--notes', 'Need API key'], 'agent-a');
+  const entry = card(page, 'e2e-3').locator('li[data-session-id="agent-a"][data-status="blocked"]');
+  await entry.waitFor({ timeout: 2000 });
+  assert.equal(await entry.locator('.icon').textContent(), '⊘');
+  assert.equal(await entry.locator('.notes').textContent(), 'Need API key');
+  assert.match(await card(page, 'e2e-3').locator('.aggregate').textContent(), /⊘ blocked/);
+  await page.locator('#sessions li[data-session-id="agent-a"]').waitFor();
+  // The CLI made the move; the page's store, deciding a moment later, saw it and sent nothing.
+  const { events } = await server.ok('GET', '/api/events?since=0');
+  assert.equal(events.filter((e) => e.type === 'task:updated' && e.payload.task.id === 'e2e-3').length, 1);
+  assert.deepEqual(consoleProblems, []);
+  await page.close();
+});
+
+test('two pages: a status change in one shows in the other; a refused one shows the server message', async () => {
+  await server.ok('POST', '/api/tasks', { id: 'e2e-4', title: 'Two pages' });
+  const a = await openBoard();
+  const b = await openBoard();
+  await card(a, 'e2e-4').waitFor();
+  // only allowed targets are offered
+  const offered = await card(a, 'e2e-4').locator('select option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+  assert.deepEqual(offered, ['inprogress', 'completed', 'cancelled']);
+  await card(a, 'e2e-4').locator('select').selectOption('completed');
+  await column(b, 'completed').locator('[data-task-id="e2e-4"]').waitFor({ timeout: 2000 });
+  // a stale choice (the page offered it, the server no longer allows it) is refused with the server's message
+  await card(a, 'e2e-4').locator('select').evaluate((s) => { s.add(new Option('To Do', 'todo')); });
+  await card(a, 'e2e-4').locator('select').selectOption('todo');
+  await a.locator('#error:not([hidden])').waitFor({ timeout: 2000 });
+  assert.match(await a.locator('#error').textContent(), /cannot go from `completed` to `todo`/);
+  assert.equal(await b.evaluate(() => window.store.getTask('e2e-4').status), 'completed');
+  // Chromium logs the refused request itself; that line is this test's doing.
+  assert.deepEqual(consoleProblems.splice(0), ['error: Failed to load resource: the server responded with a status of 409 (Conflict)']);
+  await a.close();
+  await b.close();
+});
+
+test('server killed and restarted: the page reconnects, shows what changed meanwhile, and the indicator goes reconnecting -> live', async () => {
+  const page = await openBoard();
+  await server.ok('POST', '/api/tasks', { id: 'e2e-5', title: 'Survives restarts' });
+  await card(page, 'e2e-5').waitFor();
+  await page.evaluate(() => {
+    window.indicatorStates = [];
+    const el = document.getElementById('connection');
+    new MutationObserver(() => {
+      const s = el.dataset.state;
+      if (window.indicatorStates.at(-1) !== s) window.indicatorStates.push(s);
+    }).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+  });
+  await server.kill();
+  await page.waitForSelector('#connection[data-state="reconnecting"]', { timeout: 5000 });
+  assert.match(await page.locator('#connection').textContent(), /reconnecting in \d+s/);
+  await server.restart();
+  // changes made before the page is back
+  await server.ok('PATCH', '/api/tasks/e2e-5', { title: 'Survived a restart', status: 'inprogress' });
+  await server.ok('POST', '/api/tasks', { id: 'e2e-6', title: 'Made during the outage' });
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 40_000 });
+  await column(page, 'inprogress').locator('[data-task-id="e2e-5"]').waitFor({ timeout: 2000 });
+  assert.equal(await card(page, 'e2e-5').locator('h3').textContent(), 'Survived a restart');
+  await card(page, 'e2e-6').waitFor({ timeout: 2000 });
+  const states = await page.evaluate(() => window.indicatorStates);
+  assert.equal(states[0], 'reconnecting', states.join(' -> '));
+  assert.equal(states.at(-1), 'live', states.join(' -> '));
+  // the WebSocket drop itself is logged by Chromium; nothing else may be
+  const unexpected = consoleProblems.filter((p) => !/WebSocket connection to .* failed/.test(p));
+  assert.deepEqual(unexpected, []);
+  consoleProblems.length = 0;
+  await page.close();
+});
+
+test('screenshot of the board for the docs', async () => {
+  await cli(['session', 'spawn', '--id', 'agent-b', '--name', 'agent B', '--task', 'e2e-1']);
+  await cli(['session', 'activate', 'agent-a']);
+  await cli(['session', 'activate', 'agent-b']);
+  await cli(['task', 'update', 'e2e-1', '--status', 'working', '--notes', 'Reproduced; writing the fix'], 'agent-b');
+  const page = await openBoard();
+  await column(page, 'inprogress').locator('[data-task-id="e2e-1"]').waitFor({ timeout: 2000 });
+  await page.waitForTimeout(200);
+  await page.screenshot({ path: join(root, 'docs', 'board.png') });
+  await page.close();
+});
