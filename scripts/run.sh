@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 ./npm/build.sh
 ./scripts/board.sh target/board
 cargo build --release --locked -p tasksync
-echo "open http://127.0.0.1:7878/ for the live board (Ctrl-C stops the server)"
+echo "the live board is at the URL printed below (Ctrl-C stops the server)"
 exec target/release/tasksync serve --static target/board "$@"
