@@ -41,6 +41,23 @@ pub struct Undo {
     progress_at: Option<(usize, SessionProgress)>,
 }
 
+impl Undo {
+    /// Where `session_id` stands on `task` now.
+    fn capture(task: &Task, session_id: &str) -> Undo {
+        Undo {
+            task_id: task.id.clone(),
+            session_id: session_id.to_owned(),
+            version: task.version,
+            id_at: task.session_ids.iter().position(|s| s == session_id),
+            progress_at: task
+                .session_progress
+                .iter()
+                .position(|p| p.session_id == session_id)
+                .map(|i| (i, task.session_progress[i].clone())),
+        }
+    }
+}
+
 /// The replicated state, with the `seq` it reflects.
 #[derive(Debug, Default, Clone)]
 pub struct Replica {
@@ -204,17 +221,7 @@ impl Replica {
     /// task is unknown or nothing changes.
     pub fn queue_local(&mut self, task_id: &str, session_id: &str, now: &str) -> Option<Undo> {
         let task = self.tasks.get_mut(task_id)?;
-        let undo = Undo {
-            task_id: task_id.to_owned(),
-            session_id: session_id.to_owned(),
-            version: task.version,
-            id_at: task.session_ids.iter().position(|s| s == session_id),
-            progress_at: task
-                .session_progress
-                .iter()
-                .position(|p| p.session_id == session_id)
-                .map(|i| (i, task.session_progress[i].clone())),
-        };
+        let undo = Undo::capture(task, session_id);
         if undo.id_at.is_some() && undo.progress_at.is_some() {
             return None;
         }
@@ -236,17 +243,7 @@ impl Replica {
     /// The seed's `removeSessionFromTask`, locally and at once.
     pub fn remove_local(&mut self, task_id: &str, session_id: &str) -> Option<Undo> {
         let task = self.tasks.get_mut(task_id)?;
-        let undo = Undo {
-            task_id: task_id.to_owned(),
-            session_id: session_id.to_owned(),
-            version: task.version,
-            id_at: task.session_ids.iter().position(|s| s == session_id),
-            progress_at: task
-                .session_progress
-                .iter()
-                .position(|p| p.session_id == session_id)
-                .map(|i| (i, task.session_progress[i].clone())),
-        };
+        let undo = Undo::capture(task, session_id);
         if !task.remove_session(session_id) {
             return None;
         }

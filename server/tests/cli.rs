@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, spawn_server};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -429,22 +429,6 @@ impl Drop for Watch {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The server binary as a child on `addr` (port 0 the first time).
-fn spawn_server(db: &std::path::Path, addr: &str) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", addr, "--db"])
-        .arg(db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().rsplit(' ').next().unwrap().to_owned())
 }
 
 #[test]

@@ -4,32 +4,11 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, spawn_server};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Starts `tasksync serve` on a free loopback port and returns it with its base URL.
-fn spawn_server(db: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasksync"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    (child, url)
-}
 
 async fn get(client: &reqwest::Client, url: String) -> Value {
     for _ in 0..100 {
@@ -49,7 +28,7 @@ async fn acknowledged_writes_survive_sigkill() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let (mut child, url) = spawn_server(&db);
+    let (mut child, url) = spawn_server(&db, "127.0.0.1:0");
     let before = get(&client, format!("{url}/api/snapshot")).await;
     let epoch = before["epoch"].clone();
 
@@ -86,7 +65,7 @@ async fn acknowledged_writes_survive_sigkill() {
     }
     let acked = acked.lock().unwrap().clone();
 
-    let (mut child, url) = spawn_server(&db);
+    let (mut child, url) = spawn_server(&db, "127.0.0.1:0");
     let snap = get(&client, format!("{url}/api/snapshot")).await;
     assert_eq!(snap["epoch"], epoch, "same database, same epoch");
     let present: BTreeSet<String> = snap["tasks"]

@@ -39,12 +39,20 @@ pub(crate) fn deliver(rc: &Shared, out: Outbox) {
         let weak = Rc::downgrade(rc);
         let later = Closure::once_into_js(move || {
             let Some(rc) = weak.upgrade() else { return };
-            let still = rc.borrow().replica.task(&task_id).and_then(crate::replica::auto_transition) == Some(version);
+            let still = rc
+                .borrow()
+                .replica
+                .task(&task_id)
+                .and_then(crate::replica::auto_transition)
+                == Some(version);
             if still && !rc.borrow().closing {
                 spawn_local(async move { auto_transition(rc, task_id, version).await });
             }
         });
-        js::set_timeout(later.unchecked_ref(), AUTO_TRANSITION_DELAY_MS.0 + js_sys::Math::random() * AUTO_TRANSITION_DELAY_MS.1);
+        js::set_timeout(
+            later.unchecked_ref(),
+            AUTO_TRANSITION_DELAY_MS.0 + js_sys::Math::random() * AUTO_TRANSITION_DELAY_MS.1,
+        );
     }
 }
 

@@ -287,3 +287,24 @@ impl Ws {
         }
     }
 }
+
+/// The real `tasksync serve` binary as a child process on `addr` (use
+/// `127.0.0.1:0` the first time, then the printed address to restart in place).
+/// Returns the child and its base URL.
+pub fn spawn_server(db: &Path, addr: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tasksync"))
+        .args(["serve", "--addr", addr, "--db"])
+        .arg(db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (child, url)
+}
