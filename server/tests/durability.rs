@@ -1,10 +1,10 @@
-//! Durability with the real binary: SIGKILL mid-load, restart on the same
-//! file, and every acknowledged write (and its event) is there, with the
+//! Durability with the real binary: cycles of SIGKILL mid-load and restart on
+//! the same file; every acknowledged write (and its event) is there, with the
 //! same epoch and seq continuing. Also graceful shutdown in-process.
 
 mod common;
 
-use common::{TestServer, spawn_server};
+use common::{TestServer, spawn_server_with};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -20,115 +20,179 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
     panic!("no answer from {url}");
 }
 
+/// Cycles of SIGKILL under load: `TASKSYNC_CRASH_CYCLES` (default 3; 20 for the full run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_writes_survive_sigkill() {
+async fn acknowledged_writes_survive_sigkill_cycles() {
+    let cycles: usize = std::env::var("TASKSYNC_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let (mut child, url) = spawn_server(&db, "127.0.0.1:0");
-    let before = get(&client, format!("{url}/api/snapshot")).await;
-    let epoch = before["epoch"].clone();
-
-    let acked = Arc::new(Mutex::new(BTreeSet::new()));
-    let mut writers = Vec::new();
-    for w in 0..32 {
-        let (client, url, acked) = (client.clone(), url.clone(), acked.clone());
-        writers.push(tokio::spawn(async move {
-            for j in 0.. {
-                let id = format!("w{w}-{j}");
-                match client
-                    .post(format!("{url}/api/tasks"))
-                    .json(&json!({"id": id, "title": "durable"}))
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status() == 201 => {
-                        acked.lock().unwrap().insert(id);
+    let retain = ["--retain", "10000000"];
+    let (mut child, url) = spawn_server_with(&db, "127.0.0.1:0", &retain);
+    let epoch = get(&client, format!("{url}/api/snapshot")).await["epoch"].clone();
+    // One task and session per writer, for status updates.
+    const WRITERS: usize = 32;
+    for w in 0..WRITERS {
+        let r = client
+            .post(format!("{url}/api/tasks"))
+            .json(&json!({"id": format!("w{w}"), "title": "durable"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let r = client
+            .post(format!("{url}/api/sessions"))
+            .json(&json!({"id": format!("s{w}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let mut url = url;
+    let mut all_acked = BTreeSet::new();
+    // The newest version each writer's task was acknowledged at.
+    let mut acked_version = vec![0u64; WRITERS];
+    for cycle in 0..cycles {
+        // Kill after a different number of acknowledged writes each time.
+        let kill_after = 100
+            + (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos() as usize
+                % 700);
+        let acked = Arc::new(Mutex::new((BTreeSet::new(), vec![0u64; WRITERS], 0usize)));
+        let mut writers = Vec::new();
+        for w in 0..WRITERS {
+            let (client, url, acked) = (client.clone(), url.clone(), acked.clone());
+            writers.push(tokio::spawn(async move {
+                for j in 0.. {
+                    let result = if j % 2 == 0 {
+                        let id = format!("c{cycle}-w{w}-{j}");
+                        client
+                            .post(format!("{url}/api/tasks"))
+                            .json(&json!({"id": id, "title": "durable"}))
+                            .send()
+                            .await
+                            .map(|r| (r, Some(id)))
+                    } else {
+                        let status = if j % 4 == 1 { "working" } else { "blocked" };
+                        let body =
+                            json!({"status": status, "notes": format!("cycle {cycle} step {j}")});
+                        client
+                            .put(format!("{url}/api/tasks/w{w}/sessions/s{w}/status"))
+                            .json(&body)
+                            .send()
+                            .await
+                            .map(|r| (r, None))
+                    };
+                    match result {
+                        Ok((r, id)) if r.status().is_success() => {
+                            let v: Value = r.json().await.unwrap_or_default();
+                            let mut a = acked.lock().unwrap();
+                            match id {
+                                Some(id) => {
+                                    a.0.insert(id);
+                                }
+                                None => a.1[w] = a.1[w].max(v["version"].as_u64().unwrap()),
+                            }
+                            a.2 += 1;
+                        }
+                        Ok((r, _)) => panic!("unexpected status {}", r.status()),
+                        Err(_) => break, // the server is gone
                     }
-                    Ok(r) => panic!("unexpected status {}", r.status()),
-                    Err(_) => break, // the server is gone
                 }
-            }
-        }));
-    }
-    // Kill once a good number of writes are acknowledged (not at a fixed time).
-    while acked.lock().unwrap().len() < 500 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    for w in writers {
-        w.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+            }));
+        }
+        while acked.lock().unwrap().2 < kill_after {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let (ids, versions, n) = acked.lock().unwrap().clone();
+        all_acked.extend(ids);
+        for w in 0..WRITERS {
+            acked_version[w] = acked_version[w].max(versions[w]);
+        }
 
-    let (mut child, url) = spawn_server(&db, "127.0.0.1:0");
-    let snap = get(&client, format!("{url}/api/snapshot")).await;
-    assert_eq!(snap["epoch"], epoch, "same database, same epoch");
-    let present: BTreeSet<String> = snap["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_owned())
-        .collect();
-    let missing: Vec<_> = acked.difference(&present).collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged writes lost: {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
-    let head = snap["seq"].as_u64().unwrap();
-    assert_eq!(
-        head as usize,
-        present.len(),
-        "one event per created task, no gaps"
-    );
-    // every acknowledged write's event is retained and seqs are 1..=head
-    let mut seqs = Vec::new();
-    let mut created = BTreeSet::new();
-    let mut since = 0;
-    loop {
-        let page = get(
-            &client,
-            format!("{url}/api/events?since={since}&limit=10000"),
-        )
-        .await;
-        let events = page["events"].as_array().unwrap();
-        if events.is_empty() {
-            break;
+        // Restart on the same file and port.
+        let addr = url.trim_start_matches("http://").to_owned();
+        let (c, u) = spawn_server_with(&db, &addr, &retain);
+        (child, url) = (c, u);
+        let snap = get(&client, format!("{url}/api/snapshot")).await;
+        assert_eq!(
+            snap["epoch"], epoch,
+            "cycle {cycle}: same database, same epoch"
+        );
+        let tasks: Vec<Value> = snap["tasks"].as_array().unwrap().clone();
+        let present: BTreeSet<String> = tasks
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect();
+        let missing: Vec<_> = all_acked.difference(&present).collect();
+        assert!(
+            missing.is_empty(),
+            "cycle {cycle}: {} acknowledged creates lost, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(3)]
+        );
+        for (w, &version) in acked_version.iter().enumerate() {
+            let t = tasks.iter().find(|t| t["id"] == format!("w{w}")).unwrap();
+            assert!(
+                t["version"].as_u64().unwrap() >= version,
+                "cycle {cycle}: w{w} went back before an acknowledged update"
+            );
         }
-        for e in events {
-            seqs.push(e["seq"].as_u64().unwrap());
-            created.insert(e["payload"]["task"]["id"].as_str().unwrap().to_owned());
+        // Every event since the start is there, seq 1..=head with no gap.
+        let head = snap["seq"].as_u64().unwrap();
+        let mut seqs = Vec::new();
+        let mut since = 0;
+        while since < head {
+            let page = get(
+                &client,
+                format!("{url}/api/events?since={since}&limit=10000"),
+            )
+            .await;
+            let events = page["events"].as_array().unwrap();
+            assert!(
+                !events.is_empty(),
+                "cycle {cycle}: events after {since} missing"
+            );
+            seqs.extend(events.iter().map(|e| e["seq"].as_u64().unwrap()));
+            since = *seqs.last().unwrap();
         }
-        since = *seqs.last().unwrap();
+        assert_eq!(
+            seqs,
+            (1..=head).collect::<Vec<_>>(),
+            "cycle {cycle}: gapless seq"
+        );
+        eprintln!("cycle {cycle}: killed after {n} acknowledged writes; all present; head {head}");
     }
-    assert_eq!(seqs, (1..=head).collect::<Vec<_>>());
-    assert!(acked.is_subset(&created));
-    // and the sequence continues
-    let r: Value = client
+    // The sequence continues after the last restart.
+    let head = get(&client, format!("{url}/api/snapshot")).await["seq"]
+        .as_u64()
+        .unwrap();
+    let r = client
         .post(format!("{url}/api/tasks"))
         .json(&json!({"title": "after"}))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(r["version"], 1);
-    let next = get(&client, format!("{url}/api/snapshot")).await;
-    assert_eq!(next["seq"].as_u64(), Some(head + 1));
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        get(&client, format!("{url}/api/snapshot")).await["seq"].as_u64(),
+        Some(head + 1)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    eprintln!(
-        "acknowledged {} writes before SIGKILL; {} present after restart",
-        acked.len(),
-        present.len()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

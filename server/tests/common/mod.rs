@@ -292,10 +292,16 @@ impl Ws {
 /// `127.0.0.1:0` the first time, then the printed address to restart in place).
 /// Returns the child and its base URL.
 pub fn spawn_server(db: &Path, addr: &str) -> (std::process::Child, String) {
+    spawn_server_with(db, addr, &[])
+}
+
+/// `spawn_server` with extra `serve` arguments.
+pub fn spawn_server_with(db: &Path, addr: &str, extra: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tasksync"))
         .args(["serve", "--addr", addr, "--db"])
         .arg(db)
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
