@@ -239,9 +239,14 @@ fn unknown_route(path: &str) -> ApiError {
     ApiError::not_found(format!("no route for `{path}`"))
 }
 
+/// An id from a path segment, percent-decoded first (`encodeURIComponent`
+/// turns `:` into `%3A`).
 fn path_id(id: &str) -> Result<String, ApiError> {
-    if is_valid_id(id) {
-        Ok(id.to_owned())
+    let decoded = percent_encoding::percent_decode_str(id)
+        .decode_utf8()
+        .unwrap_or_default();
+    if is_valid_id(&decoded) {
+        Ok(decoded.into_owned())
     } else {
         Err(ApiError::validation(
             "id",
@@ -359,7 +364,19 @@ fn snapshot(app: &App) -> Resp {
 }
 
 fn events(app: &App, query: Option<&str>) -> Result<Resp, ApiError> {
-    let since = query_u64(query, "since")?.unwrap_or(0);
+    // Any non-negative integer: one past u64 is simply "ahead of the head".
+    let since = match query_param(query, "since") {
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            v.parse().unwrap_or(u64::MAX)
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "since",
+                "`since` must be a non-negative integer",
+            ));
+        }
+        None => 0,
+    };
     let limit = match query_u64(query, "limit")? {
         None => EVENTS_DEFAULT_LIMIT,
         Some(n) if (1..=EVENTS_MAX_LIMIT as u64).contains(&n) => n as usize,
@@ -370,13 +387,6 @@ fn events(app: &App, query: Option<&str>) -> Result<Resp, ApiError> {
             ));
         }
     };
-    let head = app.log.head();
-    if since > head {
-        return Err(ApiError::validation(
-            "since",
-            format!("`since` ({since}) is ahead of the server's head ({head})"),
-        ));
-    }
     let events = app.log.range(since, limit).map_err(|gone| {
         ApiError::new(
             StatusCode::GONE,

@@ -239,10 +239,10 @@ fn create_task(
         None => fresh_id(|id| state.tasks.contains_key(id), "task", clock),
     };
     if new.parent_id.as_deref() == Some(id.as_str()) {
-        return Err(ApiError::validation(
-            "parentId",
-            "a task cannot be its own parent (`parentId`)",
-        ));
+        return Err(
+            ApiError::conflict("a task cannot be its own parent (`parentId`)")
+                .with_field("parentId"),
+        );
     }
     let now = clock.now();
     let task = Arc::new(Task {
@@ -304,10 +304,10 @@ fn update_task(
     if let Some(parent) = patch.parent_id {
         check_opt_id("parentId", parent.as_ref())?;
         if parent.as_deref() == Some(id) {
-            return Err(ApiError::validation(
-                "parentId",
-                "a task cannot be its own parent (`parentId`)",
-            ));
+            return Err(
+                ApiError::conflict("a task cannot be its own parent (`parentId`)")
+                    .with_field("parentId"),
+            );
         }
         next.parent_id = parent;
     }

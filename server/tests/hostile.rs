@@ -174,8 +174,8 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
             "PATCH",
             "/api/tasks/t1",
             b"{\"parentId\": \"t1\"}",
-            400,
-            "validation_failed",
+            409,
+            "conflict",
         ),
         (
             "PUT",
@@ -419,12 +419,23 @@ async fn content_types_sizes_routes_and_methods() {
     // bad ids in paths
     for path in [
         "/api/tasks/has%20space",
-        "/api/tasks/%2e%2e",
+        "/api/tasks/a%2Fb",
+        "/api/tasks/%FF",
         &format!("/api/tasks/{}", "x".repeat(129)),
         "/api/sessions/a*b",
     ] {
         expect(&s, request("GET", path, &[], b""), 400, "validation_failed").await;
     }
+    // ids are percent-decoded (encodeURIComponent writes `:` as %3A); `..` is a valid id, not a path step
+    s.task("ns:task-1").await;
+    assert_eq!(s.get("/api/tasks/ns%3Atask-1").await.1["id"], "ns:task-1");
+    expect(
+        &s,
+        request("GET", "/api/tasks/%2e%2e", &[], b""),
+        404,
+        "not_found",
+    )
+    .await;
     // unknown routes and methods
     for path in [
         "/",
