@@ -2,7 +2,9 @@
 //! Markdown report. Benchmarks report numbers and ratios against a baseline
 //! measured in the same run; they assert nothing.
 
+mod fanout;
 mod memory;
+mod resume;
 mod server;
 mod writes;
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(about = "Benchmarks for the tasksync server")]
 struct Args {
-    /// Which benchmarks: writes, memory, or all.
+    /// Which benchmarks: writes, memory, fanout, resume, or all.
     #[arg(default_value = "all")]
     which: String,
     /// The tasksync binary (default: next to this one).
@@ -29,6 +31,12 @@ struct Args {
     /// Idle WebSocket connections for the memory benchmark.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
+    /// WebSocket subscribers for the fan-out benchmark.
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Write rates (per second) for the fan-out benchmark, rising.
+    #[arg(long, value_delimiter = ',', default_value = "100,500,1000,2000")]
+    rates: Vec<u32>,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -83,6 +91,40 @@ async fn main() -> Result<()> {
             m.bytes_per_connection / 1000.0,
             m.rss_before_kib as f64 / 1024.0,
             m.rss_after_kib as f64 / 1024.0
+        ));
+    }
+    if args.which == "all" || args.which == "fanout" {
+        let srv = server::Server::start(&binary, &dir.path().join("fanout.db")).await?;
+        let results = fanout::run(&srv, args.subscribers, &args.rates, 5).await?;
+        srv.stop().await;
+        for r in results {
+            eprintln!(
+                "fanout {}/s: {} writes, {:.0} deliveries/s, p50 {:.1} ms, p99 {:.1} ms, {:.1}% complete",
+                r.rate,
+                r.writes,
+                r.deliveries_per_s,
+                r.p50_ms,
+                r.p99_ms,
+                r.complete * 100.0
+            );
+            report.push_str(&format!(
+                "| fan-out to {} WebSockets at {} writes/s (5 s) | {:.0} deliveries/s; write → every subscriber p50 {:.1} ms, p99 {:.1} ms | ≥ 500,000 deliveries/s; p99 ≤ 50 ms at 100 writes/s | {:.1}% of writes reached every subscriber; server CPU {:.0}%, load generator CPU {:.0}% of one core |\n",
+                args.subscribers, r.rate, r.deliveries_per_s, r.p50_ms, r.p99_ms, r.complete * 100.0, r.server_cpu * 100.0, r.client_cpu * 100.0
+            ));
+        }
+    }
+    if args.which == "all" || args.which == "resume" {
+        let srv = server::Server::start(&binary, &dir.path().join("resume.db")).await?;
+        let r = resume::run(&srv, 10_000, 10).await?;
+        srv.stop().await;
+        eprintln!(
+            "resume: {} B in {:.1} ms vs snapshot {} B in {:.1} ms",
+            r.resume_bytes, r.resume_ms, r.snapshot_bytes, r.snapshot_ms
+        );
+        report.push_str(&format!(
+            "| catching up after missing {} events, {} tasks | resume: {} bytes, {:.1} ms; full snapshot: {} bytes, {:.1} ms | ≥ 100× fewer bytes | {:.0}× fewer bytes, {:.1}× less time |\n",
+            r.missed, r.tasks, r.resume_bytes, r.resume_ms, r.snapshot_bytes, r.snapshot_ms,
+            r.snapshot_bytes as f64 / r.resume_bytes as f64, r.snapshot_ms / r.resume_ms
         ));
     }
     println!("{report}");
