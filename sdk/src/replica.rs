@@ -311,6 +311,12 @@ impl Replica {
         out
     }
 
+    /// Forgets that an auto-transition was asked for (the request never
+    /// reached the server), so the next resync decides it again.
+    pub fn forget_auto_transition(&mut self, task_id: &str, version: u64) {
+        self.asked.remove(&(task_id.to_owned(), version));
+    }
+
     /// Auto-transitions to ask for among all tasks (after a resync).
     pub fn all_auto_transitions(&mut self) -> Vec<(String, u64)> {
         let ids: Vec<String> = self.tasks.keys().cloned().collect();

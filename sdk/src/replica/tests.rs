@@ -279,6 +279,12 @@ fn auto_transition_is_decided_once_per_version() {
         "asked once for this version"
     );
     assert!(r.all_auto_transitions().is_empty());
+    r.forget_auto_transition("t", 3);
+    assert_eq!(
+        r.all_auto_transitions(),
+        vec![("t".to_owned(), 3)],
+        "asked again after a failed request"
+    );
     let mut done = task("t", 4);
     done.status = TaskStatus::Inprogress;
     done.set_progress("s", SessionStatus::Working, None, "x");

@@ -17,6 +17,8 @@ use wasm_bindgen::prelude::*;
 
 /// A link silent this long is treated as dead.
 const SILENCE_MS: f64 = 60_000.0;
+/// A socket that has not said hello by then is given up on.
+const HANDSHAKE_MS: f64 = 10_000.0;
 /// How often the watchdog looks.
 const WATCHDOG_MS: f64 = 5_000.0;
 const BACKOFF_START_MS: f64 = 500.0;
@@ -436,7 +438,16 @@ impl Inner {
 
     /// The watchdog: 60 s of silence means a dead link.
     pub fn check_silence(&mut self, weak: &Weak<RefCell<Inner>>, out: &mut Outbox) {
-        if self.socket.is_some() && js_sys::Date::now() - self.last_heard > SILENCE_MS {
+        if self.socket.is_none() {
+            return;
+        }
+        let quiet = js_sys::Date::now() - self.last_heard;
+        // Before the hello a socket may hang in its handshake without ever
+        // reporting open or close; it gets a much shorter leash.
+        let handshaking = matches!(self.state, ConnState::Connecting | ConnState::Reconnecting);
+        if handshaking && quiet > HANDSHAKE_MS {
+            self.link_lost(weak, out);
+        } else if quiet > SILENCE_MS {
             self.report(
                 "no message from the server for 60 s; reconnecting",
                 JsValue::UNDEFINED,

@@ -87,16 +87,25 @@ async fn fetch_snapshot(rc: Shared) {
 /// The seed's auto-transition, made safe for many stores: `If-Match` on the
 /// version seen; a 412 means another store (or the CLI) already did it.
 async fn auto_transition(rc: Shared, task_id: String, version: u64) {
+    let forget = |rc: &Shared| {
+        rc.borrow_mut()
+            .replica
+            .forget_auto_transition(&task_id, version)
+    };
     let path = format!("/api/tasks/{task_id}");
     let body = r#"{"status":"inprogress"}"#.to_owned();
     match request(&rc, "PATCH", &path, Some(body), Some(version)).await {
         Ok(text) => observe::<Task>(&rc, &text),
         Err(e) => {
             let status = js::get(&e, "status").as_f64().unwrap_or(0.0) as u16;
-            if !matches!(status, 404 | 409 | 412) {
-                with(&rc, |inner, out| {
+            match status {
+                // Someone else made the move, or the task changed or went away.
+                404 | 409 | 412 => {}
+                // Unreachable or unavailable: decide again after the next resync.
+                0 | 500.. => forget(&rc),
+                _ => with(&rc, |inner, out| {
                     inner.report("auto-transition to inprogress failed", e, out)
-                });
+                }),
             }
         }
     }
