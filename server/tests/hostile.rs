@@ -548,3 +548,48 @@ async fn websocket_abuse_closes_only_the_abuser() {
     assert_eq!(e[0]["seq"], 1, "the flooder still gets its events");
     assert_eq!(s.get("/healthz").await.0, 200);
 }
+
+/// A text frame whose payload is not UTF-8, sent as raw bytes (client
+/// libraries refuse to): the server closes with 1007 and keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_text_frame_is_closed_with_1007() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start().await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        .await
+        .unwrap();
+    let payload = [0xffu8, 0xfe, 0x41, 0xc3];
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&frame).await.unwrap();
+    // Read everything the server sends until it closes; find the close frame's code.
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut buf),
+    )
+    .await;
+    let body = &buf[buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let mut i = 0;
+    let mut close_code = None;
+    while i + 2 <= body.len() {
+        let (opcode, len) = (body[i] & 0x0f, (body[i + 1] & 0x7f) as usize);
+        let (start, len) = match len {
+            126 => (
+                i + 4,
+                u16::from_be_bytes([body[i + 2], body[i + 3]]) as usize,
+            ),
+            127 => break,
+            n => (i + 2, n),
+        };
+        if opcode == 0x8 && len >= 2 {
+            close_code = Some(u16::from_be_bytes([body[start], body[start + 1]]));
+        }
+        i = start + len;
+    }
+    assert_eq!(close_code, Some(1007));
+    assert_eq!(s.get("/healthz").await.0, 200);
+}
