@@ -252,3 +252,46 @@ async fn a_new_database_gets_a_new_epoch() {
     let eb = b.get("/api/snapshot").await.1["epoch"].clone();
     assert!(ea.is_string() && ea != eb);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("term.db");
+    let (mut child, url) = spawn_server_with(&db, "127.0.0.1:0", &[]);
+    let mut ws = common::Ws::connect(&format!("{}/ws", url.replacen("http", "ws", 1))).await;
+    ws.next().await;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{url}/api/tasks"))
+        .json(&json!({"id": "kept", "title": "before SIGTERM"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let started = std::time::Instant::now();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert_eq!(
+        ws.closed().await,
+        Some(1001),
+        "open sockets are told the server is going away"
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "exited within 10 s"
+    );
+    let (mut child, url) = spawn_server_with(&db, "127.0.0.1:0", &[]);
+    assert_eq!(
+        get(&client, format!("{url}/api/tasks/kept")).await["title"],
+        "before SIGTERM"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
