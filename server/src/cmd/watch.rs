@@ -92,31 +92,39 @@ async fn stream_once(c: &Client, pos: &mut Position, json_out: bool) -> Result<(
     } else {
         format!("{ws_base}/ws?{}", query.join("&"))
     };
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
-        .await
-        .map_err(|e| match e {
-            tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                let body = resp
-                    .body()
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default()
-                    .into_owned();
-                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                CliError::Refused {
-                    status: resp.status().as_u16(),
-                    code: v["error"]["code"].as_str().unwrap_or("refused").into(),
-                    message: v["error"]["message"]
-                        .as_str()
-                        .unwrap_or("the server refused the stream")
-                        .into(),
-                }
+    // A handshake that hangs (a server killed mid-handshake) must not stall watch.
+    let connecting = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(&url),
+    )
+    .await
+    .map_err(|_| CliError::Unreachable {
+        url: c.base().to_owned(),
+        reason: "the WebSocket handshake timed out".into(),
+    })?;
+    let (mut ws, _) = connecting.map_err(|e| match e {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => {
+            let body = resp
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned();
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            CliError::Refused {
+                status: resp.status().as_u16(),
+                code: v["error"]["code"].as_str().unwrap_or("refused").into(),
+                message: v["error"]["message"]
+                    .as_str()
+                    .unwrap_or("the server refused the stream")
+                    .into(),
             }
-            other => CliError::Unreachable {
-                url: c.base().to_owned(),
-                reason: other.to_string(),
-            },
-        })?;
+        }
+        other => CliError::Unreachable {
+            url: c.base().to_owned(),
+            reason: other.to_string(),
+        },
+    })?;
     let mut out = std::io::stdout().lock();
     while let Some(msg) = ws.next().await {
         let Ok(Message::Text(text)) = msg else {
