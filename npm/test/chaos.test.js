@@ -70,9 +70,9 @@ test(`chaos: ${STORES} stores, ${SECONDS} s of writes, drops, kills and a slow c
     // the deliberately slow consumer: upgrades, then never reads
     const slow = net.connect(Number(server.url.split(':').pop()), '127.0.0.1');
     slow.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
-    let slowClosed = false;
+    // (A paused socket never reads, so it cannot even notice a kill; the point
+    // is that the server and every other client carry on regardless.)
     slow.on('error', () => {});
-    slow.on('close', () => { slowClosed = true; });
     slow.pause();
 
     const deadline = Date.now() + SECONDS * 1000;
@@ -206,7 +206,7 @@ test(`chaos: ${STORES} stores, ${SECONDS} s of writes, drops, kills and a slow c
     for (const t of snap.tasks) {
       if (t.sessionProgress.some((p) => p.status === 'working')) assert.notEqual(t.status, 'todo', `task ${t.id} has a working session but is still todo`);
     }
-    console.log(`chaos: ${STORES} stores, ${ops} operations (${failures} refused or cut off), ${kills} server kills, ${drops} dropped connections, ${moves.size} auto-transitions, final seq ${snap.seq}, slow consumer disconnected: ${slowClosed} (by a kill or as a slow consumer)`);
+    console.log(`chaos: ${STORES} stores, ${ops} operations (${failures} refused or cut off), ${kills} server kills, ${drops} dropped connections, ${moves.size} auto-transitions, final seq ${snap.seq}`);
     slow.destroy();
   } finally {
     for (const { store } of stores) store.close();

@@ -56,6 +56,9 @@ pub(crate) fn deliver(rc: &Shared, out: Outbox) {
     }
 }
 
+/// After a failed auto-transition request, decide again this much later (ms).
+const AUTO_TRANSITION_RETRY_MS: f64 = 1000.0;
+
 /// The auto-transition waits this long (ms): a fixed part plus a random part.
 const AUTO_TRANSITION_DELAY_MS: (f64, f64) = (50.0, 200.0);
 
@@ -101,8 +104,25 @@ async fn auto_transition(rc: Shared, task_id: String, version: u64) {
             match status {
                 // Someone else made the move, or the task changed or went away.
                 404 | 409 | 412 => {}
-                // Unreachable or unavailable: decide again after the next resync.
-                0 | 500.. => forget(&rc),
+                // Unreachable or unavailable: decide again in a second (and
+                // after the next resync), until the server answers or the task moves.
+                0 | 500.. => {
+                    forget(&rc);
+                    let weak = Rc::downgrade(&rc);
+                    let retry = Closure::once_into_js(move || {
+                        let Some(rc) = weak.upgrade() else { return };
+                        with(&rc, |inner, out| {
+                            if !inner.closing {
+                                out.auto.extend(
+                                    inner
+                                        .replica
+                                        .auto_transitions(std::slice::from_ref(&task_id)),
+                                );
+                            }
+                        });
+                    });
+                    js::set_timeout(retry.unchecked_ref(), AUTO_TRANSITION_RETRY_MS);
+                }
                 _ => with(&rc, |inner, out| {
                     inner.report("auto-transition to inprogress failed", e, out)
                 }),
