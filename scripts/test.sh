@@ -44,9 +44,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 # One worker: with several, schemathesis 4.32 trips over its own lambda cache.
+# A fixed seed keeps CI reproducible; SCHEMATHESIS_SEED=random explores afresh.
+st_seed=${SCHEMATHESIS_SEED:-20261124}
 st_rc=0
 "$schemathesis" --config-file tests/schemathesis/schemathesis.toml run docs/openapi.json \
-  --url "$st_url" --checks all --max-examples 50 --workers 1 || st_rc=$?
+  --url "$st_url" --checks all --exclude-checks ensure_resource_availability --max-examples 50 --workers 1 \
+  $([ "$st_seed" = random ] || echo --seed "$st_seed") || st_rc=$?
 kill "$st_pid"; wait "$st_pid" 2>/dev/null || true
 rm -rf "$st_dir"
 [ "$st_rc" = 0 ] || { echo "schemathesis found problems" >&2; exit 1; }

@@ -282,14 +282,6 @@ fn update_task(
         .tasks
         .get(id)
         .ok_or_else(|| ApiError::task_not_found(id))?;
-    if let Some(v) = if_match
-        && v != current.version
-    {
-        return Err(ApiError::precondition_failed(format!(
-            "task `{id}` is at version {}, not {v}; fetch it again and retry",
-            current.version
-        )));
-    }
     let mut next = (**current).clone();
     if let Some(title) = patch.title {
         check_text("title", &title, true)?;
@@ -317,6 +309,16 @@ fn update_task(
     }
     if let Some(priority) = patch.priority {
         next.priority = priority;
+    }
+    // The precondition comes after the request's own checks and before
+    // anything that depends on the task's state (RFC 9110, 13.2.1).
+    if let Some(v) = if_match
+        && v != current.version
+    {
+        return Err(ApiError::precondition_failed(format!(
+            "task `{id}` is at version {}, not {v}; fetch it again and retry",
+            current.version
+        )));
     }
     if let Some(status) = patch.status {
         current.status.check_transition(status)?;
