@@ -1,6 +1,6 @@
 // Type-checked with `tsc --noEmit` by the test command: the public surface
 // as a TypeScript user sees it. It is compiled, not run.
-import { Store, type Task, type SessionStatus, type AggregateStatus, type ConnectionState, type TasksyncError } from 'tasksync';
+import { Store, allowedTaskTransitions, type TaskStatus, type Task, type SessionStatus, type AggregateStatus, type ConnectionState, type TasksyncError } from 'tasksync';
 
 async function demo(): Promise<void> {
   const store = new Store({ url: 'http://127.0.0.1:7878', token: 't', autoTransition: true });
@@ -36,7 +36,8 @@ async function demo(): Promise<void> {
   await store.activateSession(session.id);
   await store.failSession(session.id, 'OOM');
   const retry: number | undefined = store.nextRetryAt;
-  void [tasks, one, agg, retry, off];
+  const moves: TaskStatus[] = allowedTaskTransitions(created.status);
+  void [tasks, one, agg, retry, off, moves];
   store.close();
 }
 
