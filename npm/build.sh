@@ -14,9 +14,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$WASM_BINDGEN_V
 fi
 [ -x npm/node_modules/.bin/wasm-opt ] || (cd npm && npm ci --no-audit --no-fund)
 
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 cargo build --locked -p tasksync-sdk --target wasm32-unknown-unknown --profile wasm-release
 rm -rf npm/pkg
-wasm-bindgen target/wasm32-unknown-unknown/wasm-release/tasksync_sdk.wasm \
+wasm-bindgen "$target_dir"/wasm32-unknown-unknown/wasm-release/tasksync_sdk.wasm \
   --out-dir npm/pkg --out-name tasksync --target web --omit-default-module-path
 npm/node_modules/.bin/wasm-opt -Oz \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

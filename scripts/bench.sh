@@ -3,12 +3,13 @@
 # Each reports its baseline from the same run; none of them asserts anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 cargo build --release --workspace --locked
 ./npm/build.sh
 ulimit -n 65536 2>/dev/null || true
 report=$(mktemp)
-target/release/tasksync-bench all --out "$report" "$@"
-(cd npm && TASKSYNC_BIN=../target/release/tasksync RUST_LOG=warn node bench/replay.js) | tee -a "$report"
+"$target_dir/release/tasksync-bench" all --out "$report" "$@"
+(cd npm && TASKSYNC_BIN="$target_dir/release/tasksync" RUST_LOG=warn node bench/replay.js) | tee -a "$report"
 {
   echo "# Benchmarks"
   echo

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./npm/build.sh
-./scripts/board.sh target/board
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
+./scripts/board.sh "$target_dir/board"
 cargo build --release --locked -p tasksync
 echo "the live board is at the URL printed below (Ctrl-C stops the server)"
-exec target/release/tasksync serve --static target/board "$@"
+exec "$target_dir/release/tasksync" serve --static "$target_dir/board" "$@"
