@@ -6,13 +6,7 @@ use crate::model::{Session, Task};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// The payload of `sync:hello`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Hello {
-    pub epoch: String,
-    pub seq: u64,
-    pub resumed: bool,
-}
+pub use crate::wire::Hello;
 
 /// One frame from the server.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,6 +13,7 @@ pub mod model;
 pub mod replica;
 pub mod transition;
 pub mod types;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -5,17 +5,10 @@
 
 use crate::event::{Envelope, Event, SessionStatusPayload};
 use crate::model::{Session, SessionProgress, SessionStatus, Task, TaskStatus};
-use serde::Deserialize;
+use crate::wire::sort_listed;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// `GET /api/snapshot`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Snapshot {
-    pub epoch: String,
-    pub seq: u64,
-    pub tasks: Vec<Task>,
-    pub sessions: Vec<Session>,
-}
+pub use crate::wire::Snapshot;
 
 /// The auto-transition decision (the seed's only one): a `todo` task with a
 /// `working` session should move to `inprogress`. Returns the version to send
@@ -96,14 +89,14 @@ impl Replica {
     /// Tasks in a stable order (creation time, then id), as the server lists them.
     pub fn tasks(&self) -> Vec<&Task> {
         let mut v: Vec<&Task> = self.tasks.values().collect();
-        v.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        sort_listed(&mut v);
         v
     }
 
     /// Sessions in a stable order (creation time, then id).
     pub fn sessions(&self) -> Vec<&Session> {
         let mut v: Vec<&Session> = self.sessions.values().collect();
-        v.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        sort_listed(&mut v);
         v
     }
 

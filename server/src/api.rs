@@ -10,10 +10,10 @@ use crate::writer::Committed;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
-use serde::Deserialize;
 use std::sync::Arc;
+use tasksync_sdk::SessionLifecycle;
 use tasksync_sdk::id::is_valid_id;
-use tasksync_sdk::{SessionLifecycle, SessionStatus};
+use tasksync_sdk::wire::{EmptyBody, FailBody, QueueBody, Snapshot, StatusBody};
 
 /// Fields a client may never set on a task or session.
 const READ_ONLY: &[&str] = &[
@@ -46,29 +46,6 @@ const READ_ONLY_SESSION: &[&str] = &[
 /// Default and largest page of `GET /api/events`.
 const EVENTS_DEFAULT_LIMIT: usize = 1000;
 const EVENTS_MAX_LIMIT: usize = 10_000;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct QueueBody {
-    session_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct StatusBody {
-    status: SessionStatus,
-    notes: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FailBody {
-    error: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct EmptyBody {}
 
 /// Routes one request.
 pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
@@ -346,16 +323,9 @@ fn session(app: &App, id: &str) -> Result<Resp, ApiError> {
 
 /// Tasks and sessions read under one lock, at one `seq`.
 fn snapshot(app: &App) -> Resp {
-    #[derive(serde::Serialize)]
-    struct Snapshot<'a> {
-        epoch: &'a str,
-        seq: u64,
-        tasks: Vec<&'a tasksync_sdk::Task>,
-        sessions: Vec<&'a tasksync_sdk::Session>,
-    }
     let view = app.view.read().expect("view lock");
     let snap = Snapshot {
-        epoch: &app.epoch,
+        epoch: app.epoch.clone(),
         seq: view.seq,
         tasks: view.state.tasks_sorted(None),
         sessions: view.state.sessions_sorted(None),

@@ -5,64 +5,17 @@
 
 use crate::error::ApiError;
 use crate::state::State;
-use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
 use tasksync_sdk::id::is_valid_id;
 use tasksync_sdk::{
-    Event, Priority, Session, SessionLifecycle, SessionStatus, SessionStatusPayload, SpawnSource,
-    Task, TaskStatus,
+    Event, Session, SessionLifecycle, SessionStatus, SessionStatusPayload, SpawnSource, Task,
+    TaskStatus,
 };
 
 /// Longest title, session name, notes or error text accepted, in characters.
 pub const MAX_TEXT: usize = 10_000;
 
-/// Body of `POST /api/tasks`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewTask {
-    pub id: Option<String>,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: Option<TaskStatus>,
-    pub priority: Option<Priority>,
-    pub parent_id: Option<String>,
-    pub project_id: Option<String>,
-}
-
-/// Body of `PATCH /api/tasks/:id`. For the optional text fields, `null`
-/// clears the value and an absent field leaves it as it is.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TaskPatch {
-    pub title: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    pub description: Option<Option<String>>,
-    pub status: Option<TaskStatus>,
-    pub priority: Option<Priority>,
-    #[serde(default, deserialize_with = "present")]
-    pub parent_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    pub project_id: Option<Option<String>>,
-}
-
-/// Body of `POST /api/sessions`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewSession {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub project_id: Option<String>,
-    #[serde(default)]
-    pub task_ids: Vec<String>,
-    pub spawn_source: Option<SpawnSource>,
-}
-
-/// A field that was present in the JSON, possibly as `null`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
+pub use tasksync_sdk::wire::{NewSession, NewTask, TaskPatch};
 
 /// A write, as the writer thread receives it.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! `{"error": {"code": "...", "message": "...", "field"?: "..."}}`.
 
 use hyper::StatusCode;
-use serde::Serialize;
 use tasksync_sdk::TransitionError;
+use tasksync_sdk::wire::ErrorBody;
 
 /// An error answered to a client: a status, a stable snake_case code and a
 /// sentence for a person. `field` names the offending input when there is one.
@@ -64,25 +64,9 @@ impl ApiError {
 
     /// The JSON body for this error.
     pub fn body(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Inner<'a> {
-            code: &'a str,
-            message: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            field: Option<&'a str>,
-        }
-        #[derive(Serialize)]
-        struct Outer<'a> {
-            error: Inner<'a>,
-        }
-        let body = Outer {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
-            },
-        };
-        serde_json::to_vec(&body).expect("error body serializes")
+        ErrorBody::new(self.code, &self.message, self.field.as_deref())
+            .to_text()
+            .into_bytes()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use tasksync_sdk::wire::sort_listed;
 use tasksync_sdk::{Session, Task};
 
 /// All entities, keyed by id. Values are `Arc`s so the writer's copy and the
@@ -47,7 +48,7 @@ impl State {
             .map(AsRef::as_ref)
             .filter(|t| project_id.is_none() || t.project_id.as_deref() == project_id)
             .collect();
-        v.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        sort_listed(&mut v);
         v
     }
 
@@ -59,7 +60,7 @@ impl State {
             .map(AsRef::as_ref)
             .filter(|s| project_id.is_none() || s.project_id.as_deref() == project_id)
             .collect();
-        v.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        sort_listed(&mut v);
         v
     }
 }

@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tasksync_sdk::wire::{self, Hello};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, sleep_until, timeout};
@@ -142,12 +143,17 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
         backlog,
     } = sub;
     let resumed = backlog.is_some();
-    let hello = serde_json::json!({"type": "sync:hello", "payload": {"epoch": app.epoch, "seq": head, "resumed": resumed}});
+    let hello = Hello {
+        epoch: app.epoch.clone(),
+        seq: head,
+        resumed,
+    }
+    .to_frame();
     // Everything up to `sent` has been written; live events at or below it are skipped.
     let mut sent = resume_from.filter(|_| resumed).unwrap_or(head);
     let send_timeout = app.config.send_timeout;
     let first = async {
-        ws.feed(Message::text(hello.to_string())).await?;
+        ws.feed(Message::text(hello)).await?;
         for e in backlog.unwrap_or_default() {
             sent = e.seq;
             ws.feed(Message::Text(e.json)).await?;
@@ -191,7 +197,7 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
                     None => break None,
                     Some(Ok(Message::Text(text))) => match client_message_type(&text) {
                         Some(t) if t == "sync:ping" => {
-                            let pong = Message::text(r#"{"type":"sync:pong","payload":{}}"#);
+                            let pong = Message::text(wire::pong_frame());
                             if timeout(send_timeout, ws.send(pong)).await.map_or(true, |r| r.is_err()) { break None }
                             last_sent = Instant::now();
                         }
@@ -221,7 +227,7 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
                     break Some(close_frame(1001, "idle timeout"));
                 }
                 let ping = async {
-                    ws.feed(Message::text(r#"{"type":"sync:ping","payload":{}}"#)).await?;
+                    ws.feed(Message::text(wire::ping_frame())).await?;
                     ws.feed(Message::Ping(Bytes::new())).await?;
                     ws.flush().await
                 };

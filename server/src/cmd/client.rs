@@ -5,6 +5,7 @@ use clap::Args;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tasksync_sdk::wire::ErrorBody;
 
 /// Options every client command takes.
 #[derive(Debug, Clone, Args)]
@@ -132,20 +133,12 @@ impl Client {
     }
 }
 
-fn refusal(status: StatusCode, text: &str) -> CliError {
-    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let code = v["error"]["code"]
-        .as_str()
-        .unwrap_or("http_error")
-        .to_owned();
-    let message = v["error"]["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("HTTP {status}"));
+pub fn refusal(status: StatusCode, text: &str) -> CliError {
+    let e = ErrorBody::parse(status.as_u16(), text);
     CliError::Refused {
         status: status.as_u16(),
-        code,
-        message,
+        code: e.code,
+        message: e.message,
     }
 }
 
@@ -155,6 +148,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+/// A request body from one of the wire types.
+pub fn body(value: &impl serde::Serialize) -> Option<Value> {
+    Some(serde_json::to_value(value).expect("wire bodies serialize"))
 }
 
 /// A path segment with anything outside the id alphabet percent-encoded.

@@ -1,12 +1,13 @@
 //! `tasksync session …`: spawn, list, show, and the lifecycle actions.
 
-use super::client::{CliError, Client, ClientArgs, seg};
+use super::client::{CliError, Client, ClientArgs, body, seg};
 use super::output::{self, paint};
 use super::task::bad_response;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tasksync_sdk::Session;
+use tasksync_sdk::wire::{EmptyBody, FailBody, NewSession};
+use tasksync_sdk::{Session, SpawnSource};
 
 #[derive(Debug, Args)]
 pub struct SessionArgs {
@@ -65,13 +66,14 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             tasks,
             project,
         } => {
-            let mut body = json!({ "spawnSource": "session", "taskIds": tasks });
-            for (k, v) in [("name", name), ("id", id), ("projectId", project)] {
-                if let Some(v) = v {
-                    body[k] = json!(v);
-                }
-            }
-            c.send(Method::POST, "/api/sessions", Some(body), None)
+            let new = NewSession {
+                id,
+                name,
+                project_id: project,
+                task_ids: tasks,
+                spawn_source: Some(SpawnSource::Session),
+            };
+            c.send(Method::POST, "/api/sessions", body(&new), None)
                 .await?
         }
         SessionCommand::List { project } => {
@@ -100,23 +102,33 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             c.send(
                 Method::POST,
                 &action(&id, "activate"),
-                Some(json!({})),
+                body(&EmptyBody {}),
                 None,
             )
             .await?
         }
         SessionCommand::Stop { id } => {
-            c.send(Method::POST, &action(&id, "stop"), Some(json!({})), None)
-                .await?
+            c.send(
+                Method::POST,
+                &action(&id, "stop"),
+                body(&EmptyBody {}),
+                None,
+            )
+            .await?
         }
         SessionCommand::Fail { id, error } => {
-            let body = error.map_or_else(|| json!({}), |e| json!({ "error": e }));
-            c.send(Method::POST, &action(&id, "fail"), Some(body), None)
+            let fail = FailBody { error };
+            c.send(Method::POST, &action(&id, "fail"), body(&fail), None)
                 .await?
         }
         SessionCommand::Restart { id } => {
-            c.send(Method::POST, &action(&id, "restart"), Some(json!({})), None)
-                .await?
+            c.send(
+                Method::POST,
+                &action(&id, "restart"),
+                body(&EmptyBody {}),
+                None,
+            )
+            .await?
         }
         SessionCommand::Delete { id } => {
             c.send(

@@ -1,12 +1,13 @@
 //! `tasksync task …`: create, list, show, queue, update (a session reports
 //! its status), set-status (the task's own status), remove-session, delete.
 
-use super::client::{CliError, Client, ClientArgs, seg};
+use super::client::{CliError, Client, ClientArgs, body, seg};
 use super::output::{self, aggregate_icon, paint, status_icon};
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tasksync_sdk::replica::auto_transition;
+use tasksync_sdk::wire::{NewTask, QueueBody, StatusBody, TaskPatch};
 use tasksync_sdk::{Priority, SessionStatus, Task, TaskStatus, aggregate_status};
 
 /// The message for session-only commands run outside a session.
@@ -122,22 +123,16 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             project,
             parent,
         } => {
-            let mut body = json!({ "title": title });
-            let fields = [
-                ("id", id),
-                ("description", description),
-                ("projectId", project),
-                ("parentId", parent),
-            ];
-            for (k, v) in fields {
-                if let Some(v) = v {
-                    body[k] = json!(v);
-                }
-            }
-            if let Some(p) = priority {
-                body["priority"] = json!(p);
-            }
-            let task = c.send(Method::POST, "/api/tasks", Some(body), None).await?;
+            let new = NewTask {
+                id,
+                title,
+                description,
+                priority,
+                parent_id: parent,
+                project_id: project,
+                status: None,
+            };
+            let task = c.send(Method::POST, "/api/tasks", body(&new), None).await?;
             print_task_result(&task, json_out, "created")
         }
         TaskCommand::List { project } => {
@@ -172,7 +167,9 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
                     .send(
                         Method::POST,
                         &format!("/api/tasks/{}/queue", seg(&t)),
-                        Some(json!({ "sessionId": session })),
+                        body(&QueueBody {
+                            session_id: session.clone(),
+                        }),
                         None,
                     )
                     .await?;
@@ -193,16 +190,13 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             ctx,
         } => {
             let session = ctx.require()?.to_owned();
-            let mut body = json!({ "status": status });
-            if let Some(n) = notes {
-                body["notes"] = json!(n);
-            }
+            let report = StatusBody { status, notes };
             let path = format!(
                 "/api/tasks/{}/sessions/{}/status",
                 seg(&task_id),
                 seg(&session)
             );
-            let mut task = c.send(Method::PUT, &path, Some(body), None).await?;
+            let mut task = c.send(Method::PUT, &path, body(&report), None).await?;
             // The seed's one automatic transition, decided by the same code as the store.
             let parsed: Task = serde_json::from_value(task.clone()).map_err(bad_response)?;
             if let Some(version) = auto_transition(&parsed) {
@@ -211,7 +205,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
                     .send(
                         Method::PATCH,
                         &path,
-                        Some(json!({ "status": "inprogress" })),
+                        body(&TaskPatch::status(TaskStatus::Inprogress)),
                         Some(version),
                     )
                     .await
@@ -244,7 +238,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
                 .send(
                     Method::PATCH,
                     &format!("/api/tasks/{}", seg(&task_id)),
-                    Some(json!({ "status": status })),
+                    body(&TaskPatch::status(status)),
                     None,
                 )
                 .await?;

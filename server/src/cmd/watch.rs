@@ -110,15 +110,7 @@ async fn stream_once(c: &Client, pos: &mut Position, json_out: bool) -> Result<(
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default()
                 .into_owned();
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            CliError::Refused {
-                status: resp.status().as_u16(),
-                code: v["error"]["code"].as_str().unwrap_or("refused").into(),
-                message: v["error"]["message"]
-                    .as_str()
-                    .unwrap_or("the server refused the stream")
-                    .into(),
-            }
+            super::client::refusal(resp.status(), &body)
         }
         other => CliError::Unreachable {
             url: c.base().to_owned(),
