@@ -6,14 +6,14 @@ use crate::App;
 use crate::command::{Command, NewSession, NewTask, Reply, TaskPatch};
 use crate::error::ApiError;
 use crate::http::{Resp, json, json_value, query_param, query_u64, read_json};
-use crate::writer::Committed;
+use crate::writer::{Committed, Idempotency};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use std::sync::Arc;
 use tasksync_sdk::SessionLifecycle;
 use tasksync_sdk::id::is_valid_id;
-use tasksync_sdk::wire::{EmptyBody, FailBody, QueueBody, Snapshot, StatusBody};
+use tasksync_sdk::wire::{self, EmptyBody, FailBody, QueueBody, Snapshot, StatusBody};
 
 /// Fields a client may never set on a task or session.
 const READ_ONLY: &[&str] = &[
@@ -50,6 +50,7 @@ const EVENTS_MAX_LIMIT: usize = 10_000;
 /// Routes one request.
 pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let path = req.uri().path().to_owned();
+    let idem = idempotency(&req)?;
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let is_api = matches!(
         segments.first(),
@@ -70,7 +71,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             Method::GET => Ok(list_tasks(app, req.uri().query())),
             Method::POST => {
                 let body: NewTask = read_json(req, true, READ_ONLY).await?;
-                write(app, Command::CreateTask(body)).await
+                write(app, &idem, Command::CreateTask(body)).await
             }
             _ => Err(not_allowed("GET, POST")),
         },
@@ -83,6 +84,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
                     let patch: TaskPatch = read_json(req, true, READ_ONLY_UPDATE).await?;
                     write(
                         app,
+                        &idem,
                         Command::UpdateTask {
                             id,
                             patch,
@@ -91,7 +93,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
                     )
                     .await
                 }
-                Method::DELETE => write(app, Command::DeleteTask { id }).await,
+                Method::DELETE => write(app, &idem, Command::DeleteTask { id }).await,
                 _ => Err(not_allowed("GET, PATCH, PUT, DELETE")),
             }
         }
@@ -101,6 +103,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             let body: QueueBody = read_json(req, true, &[]).await?;
             write(
                 app,
+                &idem,
                 Command::QueueTask {
                     task_id,
                     session_id: body.session_id,
@@ -113,6 +116,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             let (task_id, session_id) = (path_id(id)?, path_id(sid)?);
             write(
                 app,
+                &idem,
                 Command::RemoveSession {
                     task_id,
                     session_id,
@@ -126,6 +130,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             let body: StatusBody = read_json(req, true, &[]).await?;
             write(
                 app,
+                &idem,
                 Command::SetSessionStatus {
                     task_id,
                     session_id,
@@ -139,7 +144,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             Method::GET => Ok(list_sessions(app, req.uri().query())),
             Method::POST => {
                 let body: NewSession = read_json(req, false, READ_ONLY_SESSION).await?;
-                write(app, Command::CreateSession(body)).await
+                write(app, &idem, Command::CreateSession(body)).await
             }
             _ => Err(not_allowed("GET, POST")),
         },
@@ -147,7 +152,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             let id = path_id(id)?;
             match *m {
                 Method::GET => session(app, &id),
-                Method::DELETE => write(app, Command::DeleteSession { id }).await,
+                Method::DELETE => write(app, &idem, Command::DeleteSession { id }).await,
                 _ => Err(not_allowed("GET, DELETE")),
             }
         }
@@ -174,7 +179,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
                     (to, None)
                 }
             };
-            write(app, Command::Lifecycle { id, to, error }).await
+            write(app, &idem, Command::Lifecycle { id, to, error }).await
         }
         ["api", "snapshot"] => {
             only(m, &[Method::GET])?;
@@ -257,8 +262,29 @@ fn entity<T: serde::Serialize>(status: StatusCode, value: &T, version: u64) -> R
     r
 }
 
-async fn write(app: &App, cmd: Command) -> Result<Resp, ApiError> {
-    let Committed { reply, created } = app.writer.submit(cmd).await?;
+/// The request's `Idempotency-Key`, with the request it names.
+fn idempotency(req: &Request<Incoming>) -> Result<Option<Idempotency>, ApiError> {
+    let Some(v) = req.headers().get(wire::IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(key) if wire::is_valid_idempotency_key(key) => Ok(Some(Idempotency {
+            key: key.to_owned(),
+            request: format!("{} {}", req.method(), req.uri().path()),
+        })),
+        _ => Err(ApiError::validation(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        )),
+    }
+}
+
+async fn write(app: &App, idem: &Option<Idempotency>, cmd: Command) -> Result<Resp, ApiError> {
+    let Committed {
+        reply,
+        created,
+        replayed,
+    } = app.writer.submit(cmd, idem.clone()).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -273,6 +299,10 @@ async fn write(app: &App, cmd: Command) -> Result<Resp, ApiError> {
             r
         }
     };
+    if replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
     if created {
         let location = match &reply {
             Reply::Task(t) => format!("/api/tasks/{}", t.id),

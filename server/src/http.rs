@@ -83,7 +83,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infal
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("etag, location"),
+            HeaderValue::from_static("etag, location, idempotent-replayed"),
         );
         h.append(header::VARY, HeaderValue::from_static("origin"));
     }
@@ -101,7 +101,7 @@ fn preflight() -> Resp {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, if-match"),
+        HeaderValue::from_static("authorization, content-type, if-match, idempotency-key"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

@@ -40,7 +40,30 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key TEXT PRIMARY KEY, request TEXT NOT NULL, at INTEGER NOT NULL,
+  kind INTEGER NOT NULL, created INTEGER NOT NULL, body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
 ";
+
+/// How long an `Idempotency-Key` and its first answer are kept (24 h).
+pub const IDEMPOTENCY_RETAIN_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The first successful answer to a request that carried an
+/// `Idempotency-Key`, stored in the transaction of its change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptAnswer {
+    /// Which request the key was first used for (method and path).
+    pub request: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// 0 task, 1 session, 2 deleted.
+    pub kind: u8,
+    pub created: bool,
+    /// The entity's JSON as it was answered (empty for a delete).
+    pub body: String,
+}
 
 impl Storage {
     /// Opens (or creates) the database at `path`, keeping `retain` events.
@@ -85,15 +108,17 @@ impl Storage {
     }
 
     /// Writes one batch in one transaction: the given entities as they are
-    /// in `state` (deleted where absent), the events, and drops events at or
-    /// below `prune_through`. Returns once the commit is durable.
+    /// in `state` (deleted where absent), the events, the kept answers of
+    /// idempotent requests, and with `prune` = `(seq, ms)` drops events at
+    /// or below `seq` and kept answers older than 24 h before `ms`. Returns once the commit is durable.
     pub fn commit(
         &mut self,
         state: &State,
         tasks: &BTreeSet<String>,
         sessions: &BTreeSet<String>,
         events: &[(u64, String)],
-        prune_through: Option<u64>,
+        kept: &[(String, KeptAnswer)],
+        prune: Option<(u64, i64)>,
     ) -> Result<(), StorageError> {
         let tx = self
             .conn
@@ -128,12 +153,40 @@ impl Storage {
             for (seq, body) in events {
                 put_event.execute(params![seq, body])?;
             }
-            if let Some(through) = prune_through {
+            let mut put_kept = tx.prepare_cached(
+                "INSERT OR REPLACE INTO idempotency (key, request, at, kind, created, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (key, k) in kept {
+                put_kept.execute(params![key, k.request, k.at, k.kind, k.created, k.body])?;
+            }
+            if let Some((through, now)) = prune {
                 tx.execute("DELETE FROM events WHERE seq <= ?1", [through])?;
+                tx.execute(
+                    "DELETE FROM idempotency WHERE at < ?1",
+                    [now - IDEMPOTENCY_RETAIN_MS],
+                )?;
             }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The kept answer for an `Idempotency-Key`, if it is younger than 24 h.
+    pub fn kept_answer(&self, key: &str, now: i64) -> Result<Option<KeptAnswer>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT request, at, kind, created, body FROM idempotency WHERE key = ?1 AND at >= ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![key, now - IDEMPOTENCY_RETAIN_MS], |r| {
+                Ok(KeptAnswer {
+                    request: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: r.get(2)?,
+                    created: r.get(3)?,
+                    body: r.get(4)?,
+                })
+            })
+            .optional()?)
     }
 
     /// Reads the entities back, after a failed commit left memory ahead of disk.
@@ -202,11 +255,18 @@ mod tests {
         state.tasks.insert("a".into(), task("a"));
         let ids: BTreeSet<String> = ["a".to_owned()].into();
         let events: Vec<(u64, String)> = (1..=5).map(|s| (s, format!("{{\"seq\":{s}}}"))).collect();
-        db.commit(&state, &ids, &BTreeSet::new(), &events, Some(2))
+        db.commit(&state, &ids, &BTreeSet::new(), &events, &[], Some((2, 0)))
             .unwrap();
         state.tasks.clear();
-        db.commit(&state, &ids, &BTreeSet::new(), &[(6, "{}".into())], None)
-            .unwrap();
+        db.commit(
+            &state,
+            &ids,
+            &BTreeSet::new(),
+            &[(6, "{}".into())],
+            &[],
+            None,
+        )
+        .unwrap();
         drop(db);
         let (_, loaded) = Storage::open(&path, 3).unwrap();
         assert_eq!(loaded.epoch, epoch);
@@ -218,5 +278,50 @@ mod tests {
         );
         let (_, other) = Storage::open(&dir.path().join("other.db"), 3).unwrap();
         assert_ne!(other.epoch, epoch);
+    }
+
+    #[test]
+    fn kept_answers_are_durable_and_expire_after_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let (mut db, _) = Storage::open(&path, 10).unwrap();
+        let kept = KeptAnswer {
+            request: "POST /api/tasks".into(),
+            at: 1_000,
+            kind: 0,
+            created: true,
+            body: "{}".into(),
+        };
+        let none = BTreeSet::new();
+        db.commit(
+            &State::default(),
+            &none,
+            &none,
+            &[],
+            &[("k".into(), kept.clone())],
+            None,
+        )
+        .unwrap();
+        drop(db);
+        let (mut db, _) = Storage::open(&path, 10).unwrap();
+        assert_eq!(db.kept_answer("k", 2_000).unwrap(), Some(kept.clone()));
+        assert_eq!(db.kept_answer("other", 2_000).unwrap(), None);
+        let day = IDEMPOTENCY_RETAIN_MS;
+        assert_eq!(
+            db.kept_answer("k", 1_000 + day + 1).unwrap(),
+            None,
+            "expired"
+        );
+        // pruning removes it from disk
+        db.commit(
+            &State::default(),
+            &none,
+            &none,
+            &[],
+            &[],
+            Some((0, 1_000 + day + 1)),
+        )
+        .unwrap();
+        assert_eq!(db.kept_answer("k", 1_000).unwrap(), None);
     }
 }

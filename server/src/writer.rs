@@ -8,7 +8,7 @@ use crate::command::{self, Clock, Command, Reply};
 use crate::error::ApiError;
 use crate::events::{EventLog, LoggedEvent};
 use crate::state::{State, View};
-use crate::storage::Storage;
+use crate::storage::{KeptAnswer, Storage};
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use tasksync_sdk::Envelope;
@@ -22,6 +22,16 @@ pub const MAX_BATCH: usize = 1024;
 pub struct Committed {
     pub reply: Reply,
     pub created: bool,
+    /// True when this is the kept first answer to a repeated `Idempotency-Key`.
+    pub replayed: bool,
+}
+
+/// A request's `Idempotency-Key` and what it asked for (method and path):
+/// the same key for another request is refused, not answered.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request: String,
 }
 
 /// The answer a request waits for.
@@ -30,6 +40,7 @@ pub type Answer = Result<Committed, ApiError>;
 /// A command and where to send its answer.
 pub struct Job {
     pub cmd: Command,
+    pub idempotency: Option<Idempotency>,
     pub answer: oneshot::Sender<Answer>,
 }
 
@@ -73,10 +84,14 @@ impl Writer {
     }
 
     /// Submits a command and waits until it is committed (or refused).
-    pub async fn submit(&self, cmd: Command) -> Answer {
+    pub async fn submit(&self, cmd: Command, idempotency: Option<Idempotency>) -> Answer {
         let (answer, rx) = oneshot::channel();
         self.tx
-            .send(Msg::Job(Job { cmd, answer }))
+            .send(Msg::Job(Job {
+                cmd,
+                idempotency,
+                answer,
+            }))
             .await
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
         rx.await
@@ -129,7 +144,18 @@ impl WriterLoop {
         let mut sessions = BTreeSet::new();
         let mut events = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
+        let mut kept: Vec<(String, KeptAnswer)> = Vec::new();
+        let now = now_ms();
         for job in batch.drain(..) {
+            if let Some(idem) = &job.idempotency {
+                match self.kept_answer(idem, &kept, now) {
+                    Ok(None) => {}
+                    Ok(Some(answer)) | Err(answer) => {
+                        answers.push((job.answer, answer));
+                        continue;
+                    }
+                }
+            }
             let answer =
                 match command::apply(&mut self.state, job.cmd, &mut self.clock as &mut dyn Clock) {
                     Ok(out) => {
@@ -141,23 +167,29 @@ impl WriterLoop {
                                 .expect("event serializes");
                             events.push((seq, json));
                         }
-                        Ok(Committed {
+                        let committed = Committed {
                             reply: out.reply.expect("every command replies"),
                             created: out.created,
-                        })
+                            replayed: false,
+                        };
+                        if let Some(idem) = job.idempotency {
+                            kept.push((idem.key, keep(&committed, idem.request, now)));
+                        }
+                        Ok(committed)
                     }
                     Err(e) => Err(e),
                 };
             answers.push((job.answer, answer));
         }
-        if !tasks.is_empty() || !sessions.is_empty() || !events.is_empty() {
+        if !tasks.is_empty() || !sessions.is_empty() || !events.is_empty() || !kept.is_empty() {
             // Prune in steps of 1,000 so the delete runs rarely.
             let prune = (seq / 1000 != head / 1000)
                 .then(|| seq.saturating_sub(self.retain as u64))
-                .filter(|&p| p > 0);
-            if let Err(e) = self
-                .storage
-                .commit(&self.state, &tasks, &sessions, &events, prune)
+                .filter(|&p| p > 0)
+                .map(|p| (p, now));
+            if let Err(e) =
+                self.storage
+                    .commit(&self.state, &tasks, &sessions, &events, &kept, prune)
             {
                 tracing::error!(error = %e, "commit failed; the batch is refused");
                 self.recover();
@@ -191,6 +223,34 @@ impl WriterLoop {
         }
     }
 
+    /// The kept answer to a repeated key (from this batch or the database):
+    /// `Ok(None)` for a new key, `Err` for a key used for another request.
+    fn kept_answer(
+        &self,
+        idem: &Idempotency,
+        batch: &[(String, KeptAnswer)],
+        now: i64,
+    ) -> Result<Option<Answer>, Answer> {
+        let found = match batch.iter().rev().find(|(k, _)| *k == idem.key) {
+            Some((_, k)) => Some(k.clone()),
+            None => self.storage.kept_answer(&idem.key, now).map_err(|e| {
+                tracing::error!(error = %e, "reading an idempotency key failed");
+                Err(ApiError::unavailable(
+                    "the request could not be checked; try again",
+                ))
+            })?,
+        };
+        let Some(k) = found else { return Ok(None) };
+        if k.request != idem.request {
+            return Err(Err(ApiError::conflict(format!(
+                "this Idempotency-Key was first used for `{}`; use a new key for a new request",
+                k.request
+            ))
+            .with_field("Idempotency-Key")));
+        }
+        Ok(Some(replay(&k)))
+    }
+
     /// After a failed commit the working state is ahead of the disk: read
     /// the disk back, which is what readers already see.
     fn recover(&mut self) {
@@ -200,6 +260,48 @@ impl WriterLoop {
                 tracing::error!(error = %e, "reload after failed commit failed; using the readers' view");
                 self.state = self.view.read().expect("view lock").state.clone();
             }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What is stored for a successful answer.
+fn keep(c: &Committed, request: String, at: i64) -> KeptAnswer {
+    let (kind, body) = match &c.reply {
+        Reply::Task(t) => (0, serde_json::to_string(&**t)),
+        Reply::Session(s) => (1, serde_json::to_string(&**s)),
+        Reply::Deleted => (2, Ok(String::new())),
+    };
+    KeptAnswer {
+        request,
+        at,
+        kind,
+        created: c.created,
+        body: body.expect("entities serialize"),
+    }
+}
+
+/// The first answer again, from what was stored.
+fn replay(k: &KeptAnswer) -> Answer {
+    let reply = match k.kind {
+        0 => serde_json::from_str(&k.body).map(|t| Reply::Task(Arc::new(t))),
+        1 => serde_json::from_str(&k.body).map(|s| Reply::Session(Arc::new(s))),
+        _ => Ok(Reply::Deleted),
+    };
+    match reply {
+        Ok(reply) => Ok(Committed {
+            reply,
+            created: k.created,
+            replayed: true,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "a kept answer is unreadable");
+            Err(ApiError::unavailable("the kept answer could not be read"))
         }
     }
 }
