@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod event;
 pub mod frame;
 pub mod id;
+pub mod link;
 pub mod model;
 pub mod replica;
 pub mod transition;

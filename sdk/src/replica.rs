@@ -1,12 +1,12 @@
 //! A client's copy of the server state: applies events exactly as the seed's
-//! client handling does, guards against replays and stale payloads, makes the
-//! seed's two optimistic changes with exact rollback, and decides the one
-//! automatic transition. Plain Rust: the wasm `Store` and the CLI wrap it.
+//! client handling does, and guards against replays and stale payloads. It
+//! holds only what the server confirmed; the sync engine (`link`) lays the
+//! client's pending writes on top. Also the auto-transition's state rule.
 
 use crate::event::{Envelope, Event, SessionStatusPayload};
-use crate::model::{Session, SessionProgress, SessionStatus, Task, TaskStatus};
+use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::wire::sort_listed;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 pub use crate::wire::Snapshot;
 
@@ -22,35 +22,6 @@ pub fn auto_transition(task: &Task) -> Option<u64> {
     .then_some(task.version)
 }
 
-/// What an optimistic change needs to be undone exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Undo {
-    task_id: String,
-    session_id: String,
-    /// The task's version when the change was made; a newer server version wins over the undo.
-    version: u64,
-    /// Where the session stood in `sessionIds` and `sessionProgress` before (index and entry).
-    id_at: Option<usize>,
-    progress_at: Option<(usize, SessionProgress)>,
-}
-
-impl Undo {
-    /// Where `session_id` stands on `task` now.
-    fn capture(task: &Task, session_id: &str) -> Undo {
-        Undo {
-            task_id: task.id.clone(),
-            session_id: session_id.to_owned(),
-            version: task.version,
-            id_at: task.session_ids.iter().position(|s| s == session_id),
-            progress_at: task
-                .session_progress
-                .iter()
-                .position(|p| p.session_id == session_id)
-                .map(|i| (i, task.session_progress[i].clone())),
-        }
-    }
-}
-
 /// The replicated state, with the `seq` it reflects.
 #[derive(Debug, Default, Clone)]
 pub struct Replica {
@@ -60,8 +31,6 @@ pub struct Replica {
     seq: u64,
     changed_tasks: BTreeSet<String>,
     changed_sessions: BTreeSet<String>,
-    /// Auto-transitions already asked for, by (task, version), so each is asked once.
-    asked: HashSet<(String, u64)>,
 }
 
 impl Replica {
@@ -210,64 +179,24 @@ impl Replica {
         true
     }
 
-    /// The seed's `queueTaskForSession`, locally and at once. `None` if the
-    /// task is unknown or nothing changes.
-    pub fn queue_local(&mut self, task_id: &str, session_id: &str, now: &str) -> Option<Undo> {
-        let task = self.tasks.get_mut(task_id)?;
-        let undo = Undo::capture(task, session_id);
-        if undo.id_at.is_some() && undo.progress_at.is_some() {
-            return None;
-        }
-        if undo.id_at.is_none() {
-            task.session_ids.push(session_id.to_owned());
-        }
-        if undo.progress_at.is_none() {
-            task.session_progress.push(SessionProgress {
-                session_id: session_id.to_owned(),
-                status: SessionStatus::Queued,
-                last_updated: now.to_owned(),
-                notes: None,
-            });
-        }
-        self.changed_tasks.insert(task_id.to_owned());
-        Some(undo)
+    /// Jumps to `seq` without events (history no longer retained, or a
+    /// reader that starts from a given point).
+    pub fn skip_to(&mut self, seq: u64) {
+        self.seq = seq;
     }
 
-    /// The seed's `removeSessionFromTask`, locally and at once.
-    pub fn remove_local(&mut self, task_id: &str, session_id: &str) -> Option<Undo> {
-        let task = self.tasks.get_mut(task_id)?;
-        let undo = Undo::capture(task, session_id);
-        if !task.remove_session(session_id) {
-            return None;
+    /// Drops a task the server answered a delete for (its event may follow).
+    pub fn forget_task(&mut self, id: &str) {
+        if self.tasks.remove(id).is_some() {
+            self.changed_tasks.insert(id.to_owned());
         }
-        self.changed_tasks.insert(task_id.to_owned());
-        Some(undo)
     }
 
-    /// Undoes an optimistic change the server refused: the session's place
-    /// in `sessionIds` and its progress entry are put back exactly as they
-    /// were — unless the server has since sent a newer version of the task,
-    /// which is the truth and stays.
-    pub fn rollback(&mut self, undo: Undo) -> bool {
-        let Some(task) = self.tasks.get_mut(&undo.task_id) else {
-            return false;
-        };
-        if task.version != undo.version {
-            return false;
+    /// Drops a session the server answered a delete for.
+    pub fn forget_session(&mut self, id: &str) {
+        if self.sessions.remove(id).is_some() {
+            self.changed_sessions.insert(id.to_owned());
         }
-        task.session_ids.retain(|s| s != &undo.session_id);
-        task.session_progress
-            .retain(|p| p.session_id != undo.session_id);
-        if let Some(i) = undo.id_at {
-            task.session_ids
-                .insert(i.min(task.session_ids.len()), undo.session_id.clone());
-        }
-        if let Some((i, entry)) = undo.progress_at {
-            task.session_progress
-                .insert(i.min(task.session_progress.len()), entry);
-        }
-        self.changed_tasks.insert(undo.task_id);
-        true
     }
 
     /// Ids changed since the last call (tasks, sessions), and forgets them.
@@ -285,35 +214,6 @@ impl Replica {
     /// True if anything changed since the last `take_changes`.
     pub fn has_changes(&self) -> bool {
         !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
-    }
-
-    /// Auto-transitions to ask for among `task_ids` (each (task, version) once):
-    /// `(task id, If-Match version)`.
-    pub fn auto_transitions<'a>(
-        &mut self,
-        task_ids: impl IntoIterator<Item = &'a String>,
-    ) -> Vec<(String, u64)> {
-        let mut out = Vec::new();
-        for id in task_ids {
-            if let Some(version) = self.tasks.get(id).and_then(auto_transition)
-                && self.asked.insert((id.clone(), version))
-            {
-                out.push((id.clone(), version));
-            }
-        }
-        out
-    }
-
-    /// Forgets that an auto-transition was asked for (the request never
-    /// reached the server), so the next resync decides it again.
-    pub fn forget_auto_transition(&mut self, task_id: &str, version: u64) {
-        self.asked.remove(&(task_id.to_owned(), version));
-    }
-
-    /// Auto-transitions to ask for among all tasks (after a resync).
-    pub fn all_auto_transitions(&mut self) -> Vec<(String, u64)> {
-        let ids: Vec<String> = self.tasks.keys().cloned().collect();
-        self.auto_transitions(&ids)
     }
 }
 

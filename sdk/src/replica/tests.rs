@@ -231,73 +231,15 @@ fn snapshot_replaces_everything_and_events_at_or_below_it_are_ignored() {
 }
 
 #[test]
-fn optimistic_queue_and_remove_roll_back_exactly() {
-    let mut r = Replica::new();
-    let mut t = task("t", 4);
-    t.set_progress("s0", SessionStatus::Working, Some("n".into()), "x");
-    t.set_progress("s1", SessionStatus::Blocked, None, "y");
-    t.set_progress("s2", SessionStatus::Queued, None, "z");
-    r.apply(env(1, Event::TaskCreated { task: t.clone() }));
-    // queue: shows at once, undone exactly
-    let undo = r.queue_local("t", "s9", "now").unwrap();
-    let shown = r.task("t").unwrap();
-    assert_eq!(shown.session_ids.last().map(String::as_str), Some("s9"));
-    assert_eq!(
-        shown.session_progress.last().unwrap().status,
-        SessionStatus::Queued
-    );
-    assert!(r.rollback(undo));
-    assert_eq!(r.task("t"), Some(&t));
-    assert!(
-        r.queue_local("t", "s1", "now").is_none(),
-        "already there: nothing to do"
-    );
-    // remove from the middle, undone to the same position
-    let undo = r.remove_local("t", "s1").unwrap();
-    assert_eq!(r.task("t").unwrap().session_ids, ["s0", "s2"]);
-    assert!(r.rollback(undo));
-    assert_eq!(r.task("t"), Some(&t));
-    assert!(r.remove_local("t", "nobody").is_none());
-    // a newer server version wins over a late rollback
-    let undo = r.remove_local("t", "s1").unwrap();
-    r.apply(env(2, status("t", "s2", SessionStatus::Working, None, 5)));
-    assert!(!r.rollback(undo));
-    assert!(r.task("t").unwrap().progress("s1").is_none());
-}
-
-#[test]
-fn auto_transition_is_decided_once_per_version() {
-    let mut r = Replica::new();
-    r.apply(env(1, Event::TaskCreated { task: task("t", 1) }));
-    r.apply(env(2, status("t", "s", SessionStatus::Queued, None, 2)));
-    assert!(r.all_auto_transitions().is_empty(), "queued is not working");
-    r.apply(env(3, status("t", "s", SessionStatus::Working, None, 3)));
-    let (changed, _) = r.take_changes();
-    assert_eq!(r.auto_transitions(&changed), vec![("t".to_owned(), 3)]);
-    assert!(
-        r.auto_transitions(&changed).is_empty(),
-        "asked once for this version"
-    );
-    assert!(r.all_auto_transitions().is_empty());
-    r.forget_auto_transition("t", 3);
-    assert_eq!(
-        r.all_auto_transitions(),
-        vec![("t".to_owned(), 3)],
-        "asked again after a failed request"
-    );
-    let mut done = task("t", 4);
-    done.status = TaskStatus::Inprogress;
-    done.set_progress("s", SessionStatus::Working, None, "x");
-    r.apply(env(4, Event::TaskUpdated { task: done.clone() }));
-    assert_eq!(auto_transition(&done), None);
-    done.status = TaskStatus::Todo;
-    done.version = 5;
-    r.apply(env(5, Event::TaskUpdated { task: done }));
-    assert_eq!(
-        r.all_auto_transitions(),
-        vec![("t".to_owned(), 5)],
-        "moved back to todo while working: ask again"
-    );
+fn the_state_rule_wants_a_working_session_on_a_todo_task() {
+    let mut t = task("t", 3);
+    assert_eq!(auto_transition(&t), None, "no sessions");
+    t.set_progress("s1", SessionStatus::Queued, None, "x");
+    assert_eq!(auto_transition(&t), None, "queued is not working");
+    t.set_progress("s1", SessionStatus::Working, None, "x");
+    assert_eq!(auto_transition(&t), Some(3));
+    t.status = TaskStatus::Completed;
+    assert_eq!(auto_transition(&t), None);
 }
 
 #[test]

@@ -1,0 +1,593 @@
+//! The engine driven by hand with a fake clock: each test plays the server's
+//! part frame by frame. (The randomized simulator against the real server's
+//! rules is `server/tests/engine_sim.rs`.)
+
+use super::*;
+use crate::model::Priority;
+
+const EPOCH: &str = "e1";
+
+fn link(auto: bool) -> Link {
+    Link::new(Options {
+        base_url: "http://h:1".into(),
+        token: None,
+        auto_transition: auto,
+        resync: Resync::Snapshot,
+        client_id: "c".into(),
+        seed: 7,
+        since: None,
+    })
+}
+
+fn task(id: &str, version: u64) -> Task {
+    Task {
+        id: id.into(),
+        title: id.into(),
+        description: None,
+        status: TaskStatus::Todo,
+        priority: Priority::Medium,
+        session_ids: vec![],
+        session_progress: vec![],
+        parent_id: None,
+        project_id: None,
+        created_at: format!("c{id}"),
+        updated_at: "u".into(),
+        version,
+    }
+}
+
+fn drain(l: &mut Link) -> Vec<Action> {
+    std::iter::from_fn(|| l.poll_action()).collect()
+}
+
+fn opened(actions: &[Action]) -> Option<(ConnId, String)> {
+    actions.iter().find_map(|a| match a {
+        Action::Open { conn, url } => Some((*conn, url.clone())),
+        _ => None,
+    })
+}
+
+type Headers = Vec<(&'static str, String)>;
+
+fn requests(actions: &[Action]) -> Vec<(ReqId, HttpRequest, Headers)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Request {
+                req, http, headers, ..
+            } => Some((*req, http.clone(), headers.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn hello(seq: u64, resumed: bool) -> String {
+    wire::Hello {
+        epoch: EPOCH.into(),
+        seq,
+        resumed,
+    }
+    .to_frame()
+}
+
+fn snapshot(seq: u64, tasks: Vec<Task>) -> String {
+    serde_json::to_string(&Snapshot::<Task, Session> {
+        epoch: EPOCH.into(),
+        seq,
+        tasks,
+        sessions: vec![],
+    })
+    .unwrap()
+}
+
+fn status_frame(seq: u64, task: &str, status: &str, version: u64) -> String {
+    format!(
+        r#"{{"type":"task:session_status","payload":{{"taskId":"{task}","sessionId":"s1","status":"{status}","lastUpdated":"t{seq}","version":{version}}},"seq":{seq}}}"#
+    )
+}
+
+fn updated_frame(seq: u64, t: &Task) -> String {
+    serde_json::to_string(&Envelope {
+        event: Event::TaskUpdated { task: t.clone() },
+        seq,
+    })
+    .unwrap()
+}
+
+/// Connects and syncs from a snapshot of `tasks` at `seq`; returns the socket.
+fn live(l: &mut Link, now: Millis, seq: u64, tasks: Vec<Task>) -> ConnId {
+    l.handle(now, Input::Connect);
+    let (conn, _) = opened(&drain(l)).expect("opens a socket");
+    l.handle(
+        now,
+        Input::Frame {
+            conn,
+            text: &hello(seq, false),
+        },
+    );
+    let reqs = requests(&drain(l));
+    assert_eq!(reqs[0].1.path, "/api/snapshot");
+    l.handle(
+        now,
+        Input::Answer {
+            req: reqs[0].0,
+            status: 200,
+            body: &snapshot(seq, tasks),
+        },
+    );
+    assert_eq!(l.state(), ConnState::Live);
+    conn
+}
+
+#[test]
+fn resumes_by_seq_and_epoch_after_a_drop_and_ignores_replays() {
+    let mut l = link(false);
+    let conn = live(&mut l, 0, 2, vec![task("t", 1)]);
+    drain(&mut l);
+    l.handle(
+        10,
+        Input::Frame {
+            conn,
+            text: &status_frame(3, "t", "queued", 2),
+        },
+    );
+    // a duplicate and an older frame change nothing
+    l.handle(
+        11,
+        Input::Frame {
+            conn,
+            text: &status_frame(3, "t", "working", 2),
+        },
+    );
+    l.handle(
+        12,
+        Input::Frame {
+            conn,
+            text: &status_frame(2, "t", "working", 2),
+        },
+    );
+    assert_eq!(l.seq(), 3);
+    assert_eq!(
+        l.task("t").unwrap().session_progress[0].status,
+        SessionStatus::Queued
+    );
+    l.handle(20, Input::Closed { conn, code: 1006 });
+    assert_eq!(l.state(), ConnState::Reconnecting);
+    let at = l.retry_at().unwrap();
+    assert!((20..=520).contains(&at), "first retry within 0.5 s: {at}");
+    // a frame from the dead socket is ignored
+    l.handle(
+        21,
+        Input::Frame {
+            conn,
+            text: &status_frame(4, "t", "working", 3),
+        },
+    );
+    assert_eq!(l.seq(), 3);
+    l.handle(at, Input::Tick);
+    let (conn2, url) = opened(&drain(&mut l)).unwrap();
+    assert_eq!(url, "ws://h:1/ws?since=3&epoch=e1");
+    l.handle(
+        at,
+        Input::Frame {
+            conn: conn2,
+            text: &hello(4, true),
+        },
+    );
+    assert_eq!(l.state(), ConnState::Syncing);
+    l.handle(
+        at,
+        Input::Frame {
+            conn: conn2,
+            text: &status_frame(4, "t", "working", 3),
+        },
+    );
+    assert_eq!(l.state(), ConnState::Live);
+    assert!(requests(&drain(&mut l)).is_empty(), "no snapshot on resume");
+}
+
+#[test]
+fn a_new_epoch_resyncs_from_a_snapshot_and_skips_buffered_events_it_covers() {
+    let mut l = link(false);
+    let conn = live(&mut l, 0, 5, vec![task("old", 1)]);
+    l.handle(1, Input::Closed { conn, code: 1001 });
+    l.handle(10_000, Input::Tick);
+    let (conn, _) = opened(&drain(&mut l)).unwrap();
+    let other = r#"{"type":"sync:hello","payload":{"epoch":"e2","seq":2,"resumed":false}}"#;
+    l.handle(10_000, Input::Frame { conn, text: other });
+    let reqs = requests(&drain(&mut l));
+    let mut t = task("new", 1);
+    l.handle(
+        10_001,
+        Input::Frame {
+            conn,
+            text: &status_frame(2, "new", "queued", 2),
+        },
+    );
+    l.handle(
+        10_001,
+        Input::Frame {
+            conn,
+            text: &status_frame(3, "new", "queued", 3),
+        },
+    );
+    assert_eq!(l.state(), ConnState::Syncing);
+    t.version = 2;
+    let snap = serde_json::to_string(&Snapshot::<Task, Session> {
+        epoch: "e2".into(),
+        seq: 2,
+        tasks: vec![t],
+        sessions: vec![],
+    })
+    .unwrap();
+    l.handle(
+        10_002,
+        Input::Answer {
+            req: reqs[0].0,
+            status: 200,
+            body: &snap,
+        },
+    );
+    assert_eq!(l.state(), ConnState::Live);
+    assert_eq!((l.epoch(), l.seq()), (Some("e2"), 3));
+    assert!(l.task("old").is_none());
+    assert_eq!(l.task("new").unwrap().version, 3);
+}
+
+#[test]
+fn backoff_grows_with_full_jitter_to_the_cap_and_resets_after_a_sync() {
+    let mut l = link(false);
+    let mut now = 0;
+    let conn = live(&mut l, now, 0, vec![]);
+    l.handle(now, Input::Closed { conn, code: 1006 });
+    let mut delays = vec![];
+    for _ in 0..12 {
+        let at = l.retry_at().unwrap();
+        delays.push(at - now);
+        now = at;
+        l.handle(now, Input::Tick);
+        let (conn, _) = opened(&drain(&mut l)).unwrap();
+        l.handle(now, Input::Closed { conn, code: 1006 });
+    }
+    for (i, d) in delays.iter().enumerate() {
+        assert!(*d <= (500u64 << i).min(30_000), "attempt {i}: {d}");
+    }
+    assert!(delays[8..].iter().any(|d| *d > 4_000), "grows: {delays:?}");
+    now = l.retry_at().unwrap();
+    l.handle(now, Input::Tick);
+    let (conn, _) = opened(&drain(&mut l)).unwrap();
+    l.handle(
+        now,
+        Input::Frame {
+            conn,
+            text: &hello(0, true),
+        },
+    );
+    assert_eq!(l.state(), ConnState::Live);
+    l.handle(now, Input::Closed { conn, code: 1006 });
+    assert!(l.retry_at().unwrap() - now <= 500, "reset after a sync");
+}
+
+#[test]
+fn the_watchdog_gives_up_on_a_hung_handshake_and_a_silent_link() {
+    let mut l = link(false);
+    l.handle(0, Input::Connect);
+    drain(&mut l);
+    assert_eq!(l.next_deadline(), Some(HANDSHAKE_MS));
+    l.handle(HANDSHAKE_MS, Input::Tick);
+    assert_eq!(l.state(), ConnState::Reconnecting);
+    let at = l.retry_at().unwrap();
+    l.handle(at, Input::Tick);
+    let (conn, _) = opened(&drain(&mut l)).unwrap();
+    l.handle(
+        at,
+        Input::Frame {
+            conn,
+            text: &hello(0, false),
+        },
+    );
+    let reqs = requests(&drain(&mut l));
+    l.handle(
+        at,
+        Input::Answer {
+            req: reqs[0].0,
+            status: 200,
+            body: &snapshot(0, vec![]),
+        },
+    );
+    l.handle(
+        at + 59_000,
+        Input::Frame {
+            conn,
+            text: &wire::ping_frame(),
+        },
+    );
+    l.handle(at + 100_000, Input::Tick);
+    assert_eq!(l.state(), ConnState::Live, "a ping keeps it alive");
+    l.handle(at + 119_000, Input::Tick);
+    let actions = drain(&mut l);
+    assert!(actions.contains(&Action::Close { conn, code: 1000 }));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Report(m) if m.contains("60 s")))
+    );
+    assert_eq!(l.state(), ConnState::Reconnecting);
+}
+
+#[test]
+fn working_then_blocked_still_moves_the_task_once_with_the_current_version() {
+    let mut l = link(true);
+    let conn = live(&mut l, 0, 1, vec![task("t", 1)]);
+    drain(&mut l);
+    l.handle(
+        100,
+        Input::Frame {
+            conn,
+            text: &status_frame(2, "t", "working", 2),
+        },
+    );
+    assert_eq!(
+        l.task("t").unwrap().status,
+        TaskStatus::Inprogress,
+        "shown at once"
+    );
+    assert_eq!(l.confirmed().task("t").unwrap().status, TaskStatus::Todo);
+    l.handle(
+        120,
+        Input::Frame {
+            conn,
+            text: &status_frame(3, "t", "blocked", 3),
+        },
+    );
+    assert!(requests(&drain(&mut l)).is_empty(), "waits its jitter");
+    let due = l.next_deadline().unwrap();
+    assert!((150..=350).contains(&due), "{due}");
+    l.handle(due, Input::Tick);
+    let reqs = requests(&drain(&mut l));
+    assert_eq!(reqs.len(), 1);
+    let (req, http, headers) = &reqs[0];
+    assert_eq!((http.method, http.path.as_str()), ("PATCH", "/api/tasks/t"));
+    assert_eq!(http.body.as_deref(), Some(r#"{"status":"inprogress"}"#));
+    assert_eq!(
+        http.if_match,
+        Some(3),
+        "the version held now, not at the trigger"
+    );
+    assert!(headers.iter().any(|(k, _)| *k == "idempotency-key"));
+    let mut done = task("t", 4);
+    done.status = TaskStatus::Inprogress;
+    let body = serde_json::to_string(&done).unwrap();
+    l.handle(
+        due + 5,
+        Input::Answer {
+            req: *req,
+            status: 200,
+            body: &body,
+        },
+    );
+    l.handle(
+        due + 6,
+        Input::Frame {
+            conn,
+            text: &updated_frame(4, &done),
+        },
+    );
+    assert_eq!(l.task("t").unwrap().status, TaskStatus::Inprogress);
+    assert_eq!(
+        l.next_deadline(),
+        Some(due + 6 + SILENCE_MS),
+        "nothing more to send"
+    );
+}
+
+#[test]
+fn a_412_from_a_lost_race_stays_quiet_and_another_refusal_rolls_back() {
+    let mut l = link(true);
+    let conn = live(&mut l, 0, 1, vec![task("a", 1), task("b", 1)]);
+    l.handle(
+        1,
+        Input::Frame {
+            conn,
+            text: &status_frame(2, "a", "working", 2),
+        },
+    );
+    l.handle(
+        1,
+        Input::Frame {
+            conn,
+            text: &status_frame(3, "b", "working", 2),
+        },
+    );
+    drain(&mut l);
+    l.handle(1_000, Input::Tick);
+    let reqs = requests(&drain(&mut l));
+    assert_eq!(reqs.len(), 2);
+    let by_path = |p: &str| reqs.iter().find(|r| r.1.path == p).unwrap().0;
+    // a: another store won; its task:updated arrives after our 412
+    l.handle(
+        1_001,
+        Input::Answer {
+            req: by_path("/api/tasks/a"),
+            status: 412,
+            body: "{}",
+        },
+    );
+    let mut moved = task("a", 3);
+    moved.status = TaskStatus::Inprogress;
+    l.handle(
+        1_002,
+        Input::Frame {
+            conn,
+            text: &updated_frame(4, &moved),
+        },
+    );
+    // b: refused for another reason — the local move is rolled back and reported
+    let refusal = ErrorBody::new("invalid_transition", "no", None).to_text();
+    l.handle(
+        1_003,
+        Input::Answer {
+            req: by_path("/api/tasks/b"),
+            status: 409,
+            body: &refusal,
+        },
+    );
+    let actions = drain(&mut l);
+    assert!(requests(&actions).is_empty(), "no retry: {actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Report(m) if m.contains("refused")))
+    );
+    assert_eq!(l.task("a").unwrap().status, TaskStatus::Inprogress);
+    assert_eq!(l.task("b").unwrap().status, TaskStatus::Todo, "rolled back");
+}
+
+#[test]
+fn offline_writes_wait_in_the_outbox_and_go_out_in_order_with_their_keys() {
+    let mut l = link(false);
+    let conn = live(&mut l, 0, 1, vec![task("t", 1)]);
+    l.handle(5, Input::Closed { conn, code: 1006 });
+    drain(&mut l);
+    let w1 = l.write(
+        6,
+        WriteCmd::QueueTask {
+            task_id: "t".into(),
+            session_id: "s1".into(),
+        },
+    );
+    let w2 = l.write(
+        7,
+        WriteCmd::UpdateTask {
+            id: "t".into(),
+            patch: TaskPatch::status(TaskStatus::Cancelled),
+            if_match: None,
+        },
+    );
+    let actions = drain(&mut l);
+    assert!(requests(&actions).is_empty(), "held while the link is down");
+    assert!(matches!(actions.last(), Some(Action::Changed)));
+    let saved = actions.iter().rev().find_map(|a| match a {
+        Action::SaveOutbox(s) => Some(s.clone()),
+        _ => None,
+    });
+    let t = l.task("t").unwrap();
+    assert_eq!(
+        (t.status, t.session_ids.clone()),
+        (TaskStatus::Cancelled, vec!["s1".to_owned()])
+    );
+    // back: resume, then the first write goes out, alone
+    let at = l.retry_at().unwrap();
+    l.handle(at, Input::Tick);
+    let (conn, _) = opened(&drain(&mut l)).unwrap();
+    l.handle(
+        at,
+        Input::Frame {
+            conn,
+            text: &hello(1, true),
+        },
+    );
+    let reqs = requests(&drain(&mut l));
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].1.path, "/api/tasks/t/queue");
+    let key = |h: &Vec<(&str, String)>| {
+        h.iter()
+            .find(|(k, _)| *k == "idempotency-key")
+            .unwrap()
+            .1
+            .clone()
+    };
+    let k1 = key(&reqs[0].2);
+    // the answer is lost: the same request with the same key, later
+    l.handle(
+        at + 1,
+        Input::Answer {
+            req: reqs[0].0,
+            status: 0,
+            body: "",
+        },
+    );
+    assert!(requests(&drain(&mut l)).is_empty());
+    l.handle(at + 1_000, Input::Tick);
+    let reqs = requests(&drain(&mut l));
+    assert_eq!(
+        (reqs[0].1.path.as_str(), key(&reqs[0].2)),
+        ("/api/tasks/t/queue", k1)
+    );
+    let mut queued = task("t", 2);
+    queued.set_progress("s1", SessionStatus::Queued, None, "x");
+    l.handle(
+        at + 1_001,
+        Input::Answer {
+            req: reqs[0].0,
+            status: 200,
+            body: &serde_json::to_string(&queued).unwrap(),
+        },
+    );
+    let actions = drain(&mut l);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Settled { write, result: Ok(_) } if *write == w1))
+    );
+    let reqs = requests(&actions);
+    assert_eq!(reqs[0].1.path, "/api/tasks/t");
+    // refused when it finally goes out: rolled back and reported
+    let refusal = ErrorBody::new(
+        "invalid_transition",
+        "todo cannot become cancelled here",
+        None,
+    )
+    .to_text();
+    l.handle(
+        at + 1_002,
+        Input::Answer {
+            req: reqs[0].0,
+            status: 409,
+            body: &refusal,
+        },
+    );
+    let actions = drain(&mut l);
+    assert!(actions.iter().any(|a| matches!(a, Action::WriteFailed { write, refusal, .. } if *write == w2 && refusal.detail.code == "invalid_transition")));
+    assert_eq!(l.task("t").unwrap().status, TaskStatus::Todo);
+    assert_eq!(l.outbox_len(), 0);
+    // a saved outbox comes back after a "reload"
+    let mut again = link(false);
+    again.restore_outbox(0, &saved.unwrap()).unwrap();
+    assert_eq!(again.outbox_len(), 2);
+}
+
+#[test]
+fn a_slow_consumer_close_is_reported_and_resumed() {
+    let mut l = link(false);
+    let conn = live(&mut l, 0, 3, vec![]);
+    l.handle(1, Input::Closed { conn, code: 4008 });
+    let actions = drain(&mut l);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Report(m) if m.contains("4008")))
+    );
+    l.handle(l.retry_at().unwrap(), Input::Tick);
+    let (_, url) = opened(&drain(&mut l)).unwrap();
+    assert!(url.contains("since=3"), "{url}");
+}
+
+#[test]
+fn brought_frames_and_snapshots_use_the_same_machine() {
+    let mut l = link(true);
+    l.handle(0, Input::Message(&hello(1, false)));
+    l.handle(0, Input::Message(&status_frame(2, "t", "working", 2)));
+    l.handle(0, Input::LoadSnapshot(&snapshot(1, vec![task("t", 1)])));
+    assert_eq!(l.seq(), 2);
+    assert_eq!(l.task("t").unwrap().session_progress.len(), 1);
+    // nothing goes out over HTTP for a snapshot the caller brings
+    let actions = drain(&mut l);
+    assert!(
+        requests(&actions)
+            .iter()
+            .all(|r| r.1.path != "/api/snapshot")
+    );
+    l.handle(0, Input::Message("not json"));
+    assert!(drain(&mut l).iter().any(|a| matches!(a, Action::Report(_))));
+}

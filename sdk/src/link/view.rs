@@ -1,0 +1,171 @@
+//! What the user sees: the server's copy (the replica) with this client's
+//! pending writes and auto-transitions laid on top. Only entities that a
+//! pending change touches get their own copy; all others are read straight
+//! from the replica. Dropping a pending change and recomputing is the
+//! rollback, so a refused write leaves exactly the server's truth.
+
+use super::Millis;
+use super::writes::{WriteCmd, rfc3339};
+use crate::model::{Session, Task, TaskStatus};
+use crate::replica::Replica;
+use crate::wire::sort_listed;
+use std::collections::{BTreeSet, HashMap};
+
+#[derive(Debug, Default)]
+pub(super) struct View {
+    tasks: HashMap<String, Option<Task>>,
+    sessions: HashMap<String, Option<Session>>,
+    touched_tasks: BTreeSet<String>,
+    touched_sessions: BTreeSet<String>,
+    changed_tasks: BTreeSet<String>,
+    changed_sessions: BTreeSet<String>,
+    notify: bool,
+}
+
+impl View {
+    pub fn task<'a>(&'a self, replica: &'a Replica, id: &str) -> Option<&'a Task> {
+        match self.tasks.get(id) {
+            Some(overlay) => overlay.as_ref(),
+            None => replica.task(id),
+        }
+    }
+
+    pub fn session<'a>(&'a self, replica: &'a Replica, id: &str) -> Option<&'a Session> {
+        match self.sessions.get(id) {
+            Some(overlay) => overlay.as_ref(),
+            None => replica.session(id),
+        }
+    }
+
+    pub fn tasks<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Task> {
+        if self.tasks.is_empty() {
+            return replica.tasks();
+        }
+        let mut v: Vec<&Task> = replica
+            .tasks()
+            .into_iter()
+            .filter(|t| !self.tasks.contains_key(&t.id))
+            .chain(self.tasks.values().flatten())
+            .collect();
+        sort_listed(&mut v);
+        v
+    }
+
+    pub fn sessions<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Session> {
+        if self.sessions.is_empty() {
+            return replica.sessions();
+        }
+        let mut v: Vec<&Session> = replica
+            .sessions()
+            .into_iter()
+            .filter(|s| !self.sessions.contains_key(&s.id))
+            .chain(self.sessions.values().flatten())
+            .collect();
+        sort_listed(&mut v);
+        v
+    }
+
+    /// Marks what a write shows a change on, to be recomputed.
+    pub fn touch(&mut self, cmd: &WriteCmd) {
+        if let Some(id) = cmd.task_id() {
+            self.touched_tasks.insert(id.to_owned());
+        }
+        if let Some(id) = cmd.session_id() {
+            self.touched_sessions.insert(id.to_owned());
+        }
+    }
+
+    /// A write left the outbox: its entities are recomputed without it.
+    pub fn forget(&mut self, cmd: &WriteCmd) {
+        self.touch(cmd);
+    }
+
+    pub fn touch_task(&mut self, id: &str) {
+        self.touched_tasks.insert(id.to_owned());
+    }
+
+    pub fn dirty(&self) -> bool {
+        !self.touched_tasks.is_empty() || !self.touched_sessions.is_empty()
+    }
+
+    /// The server's copy of these changed.
+    pub fn replica_changed(&mut self, tasks: Vec<String>, sessions: Vec<String>) {
+        self.notify |= !tasks.is_empty() || !sessions.is_empty();
+        for id in tasks {
+            if self.tasks.contains_key(&id) {
+                self.touched_tasks.insert(id.clone());
+            }
+            self.changed_tasks.insert(id);
+        }
+        for id in sessions {
+            if self.sessions.contains_key(&id) {
+                self.touched_sessions.insert(id.clone());
+            }
+            self.changed_sessions.insert(id);
+        }
+    }
+
+    /// Recomputes touched entities; true if anything visible may have changed.
+    pub fn rebuild(
+        &mut self,
+        replica: &Replica,
+        pending: &[(&WriteCmd, Millis)],
+        autos: &BTreeSet<&str>,
+        _now: Millis,
+    ) -> bool {
+        for id in std::mem::take(&mut self.touched_tasks) {
+            let mine: Vec<_> = pending
+                .iter()
+                .filter(|(c, _)| c.task_id() == Some(id.as_str()))
+                .collect();
+            let auto = autos.contains(id.as_str());
+            if mine.is_empty() && !auto {
+                self.tasks.remove(&id);
+            } else {
+                let mut t = replica.task(&id).cloned();
+                for (cmd, at) in mine {
+                    cmd.apply_to_task(&mut t, &rfc3339(*at));
+                }
+                if auto
+                    && let Some(t) = &mut t
+                    && t.status == TaskStatus::Todo
+                {
+                    // The seed shows the move at once.
+                    t.status = TaskStatus::Inprogress;
+                }
+                self.tasks.insert(id.clone(), t);
+            }
+            self.changed_tasks.insert(id);
+            self.notify = true;
+        }
+        for id in std::mem::take(&mut self.touched_sessions) {
+            let mine: Vec<_> = pending
+                .iter()
+                .filter(|(c, _)| c.session_id() == Some(id.as_str()))
+                .collect();
+            if mine.is_empty() {
+                self.sessions.remove(&id);
+            } else {
+                let mut s = replica.session(&id).cloned();
+                for (cmd, at) in mine {
+                    cmd.apply_to_session(&mut s, &rfc3339(*at));
+                }
+                self.sessions.insert(id.clone(), s);
+            }
+            self.changed_sessions.insert(id);
+            self.notify = true;
+        }
+        std::mem::take(&mut self.notify)
+    }
+
+    pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
+        (
+            std::mem::take(&mut self.changed_tasks)
+                .into_iter()
+                .collect(),
+            std::mem::take(&mut self.changed_sessions)
+                .into_iter()
+                .collect(),
+        )
+    }
+}
