@@ -105,6 +105,23 @@ export interface StoreOptions {
   WebSocket?: new (url: string) => WebSocketLike;
   /** A fetch function (default: the global `fetch`). */
   fetch?: FetchLike;
+  /**
+   * Where the offline outbox is kept across reloads. Default: IndexedDB in
+   * browsers (the package's entry passes one), memory in Node.
+   */
+  outbox?: OutboxStorage;
+}
+
+/** Keeps the outbox's text: `load()` once at start, `save()` after every change. */
+export interface OutboxStorage {
+  load(): Promise<string | null | undefined>;
+  save(text: string): void;
+}
+
+/** An outbox write the server refused when it finally went out (it was rolled back). */
+export interface WriteFailedError extends TasksyncError {
+  /** The write, as kept in the outbox (`op` names the Store method). */
+  write: { op: string; [field: string]: unknown };
 }
 
 /** What the store needs of a WebSocket. */
@@ -169,6 +186,8 @@ export interface Store {
   on(type: "*", handler: (payload: TasksyncEvent["payload"], event: TasksyncEvent) => void): () => void;
   /** Problems the store skipped over (a malformed server message, a failed auto-transition). */
   on(type: "error", handler: (error: TasksyncError) => void): () => void;
+  /** An outbox write was refused by the server and rolled back. */
+  on(type: "write:failed", handler: (error: WriteFailedError) => void): () => void;
   /** Changes a task; with `ifMatch`, only if it is still at that version (else 412). */
   updateTask(id: string, patch: TaskPatch, options?: UpdateOptions): Promise<Task>;
 }

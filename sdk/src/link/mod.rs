@@ -233,6 +233,8 @@ pub struct Link {
     last_heard: Millis,
     online: bool,
     synced_once: bool,
+    /// After `close()`, writes wait in the outbox for the next `connect()`.
+    closed_by_user: bool,
     rng: u64,
     next_id: u64,
     requests: HashMap<ReqId, Purpose>,
@@ -265,6 +267,7 @@ impl Link {
             last_heard: 0,
             online: true,
             synced_once: false,
+            closed_by_user: false,
             rng,
             next_id: 0,
             requests: HashMap::new(),
@@ -452,12 +455,14 @@ impl Link {
     // ----- connection -----
 
     fn connect(&mut self, now: Millis) {
+        self.closed_by_user = false;
         if self.conn.is_none() && self.state != ConnState::Live {
             self.open(now);
         }
     }
 
     fn close(&mut self) {
+        self.closed_by_user = true;
         if let Some(conn) = self.conn.take() {
             self.actions.push_back(Action::Close { conn, code: 1000 });
         }
@@ -836,6 +841,7 @@ impl Link {
     /// outbox keeps them), but a store that never connects writes directly.
     fn can_send(&self, now: Millis) -> bool {
         self.online
+            && !self.closed_by_user
             && self.writes_paused_until.is_none_or(|t| t <= now)
             && !matches!(
                 self.state,
@@ -862,8 +868,8 @@ impl Link {
             return;
         };
         let transient = status == 0 || status >= 500 || status == 408 || status == 429;
-        // A client that is not linked to the server (never connected, or
-        // closed) has nothing to wait for: an unreachable server is a refusal.
+        // A client that never connected has no link to wait for: an
+        // unreachable server is a refusal.
         let (status, body) = if status == 0 && self.state == ConnState::Closed {
             let e = ErrorBody::new(
                 "network_error",
