@@ -41,8 +41,8 @@ pub const BACKOFF_CAP_MS: Millis = 30_000;
 /// The auto-transition waits a fixed part plus a random part, so that many
 /// stores seeing the same event rarely race (If-Match settles it when they do).
 pub const AUTO_DELAY_MS: (Millis, Millis) = (50, 200);
-/// After a 412 with the task still `todo`, try again this much later, at most
-/// `AUTO_TRIES` times in all.
+/// After a 412 with the task still `todo`, try again this much later,
+/// doubling up to `AUTO_TRIES` times (then every 4 s while it stays `todo`).
 pub const AUTO_RETRY_MS: Millis = 250;
 pub const AUTO_TRIES: u8 = 4;
 /// After an unreachable server, an auto-transition is tried again this much later.
@@ -1037,8 +1037,11 @@ impl Link {
                 self.drop_auto(&task_id);
             }
             // Someone else moved it (stay quiet), or our version was stale.
-            412 if still_todo && a.tries < AUTO_TRIES => {
-                a.due = now + AUTO_RETRY_MS + jitter;
+            // Still `todo` at a newer version: try again, backing off (If-Match
+            // keeps it exactly-once however often; the seed never gives up).
+            412 if still_todo => {
+                let backoff = AUTO_RETRY_MS << u32::from(a.tries.min(AUTO_TRIES));
+                a.due = now + backoff + jitter;
             }
             412 => self.drop_auto(&task_id),
             0 | 408 | 429 | 500.. => {
