@@ -216,6 +216,7 @@ enum CatchUp {
 }
 
 /// The engine. See the module documentation.
+#[derive(Debug)]
 pub struct Link {
     opts: Options,
     replica: Replica,
@@ -589,8 +590,7 @@ impl Link {
             Ok(Frame::Event(env)) => {
                 if self.catch_up != CatchUp::None {
                     self.buffered.push(text.to_owned());
-                } else {
-                    self.apply(now, env, text);
+                } else if self.apply(now, env, text) {
                     self.maybe_live(now);
                 }
             }
@@ -667,9 +667,36 @@ impl Link {
 
     /// Applies one event; the auto-transition trigger is event-based, as
     /// the seed's `onSessionStatus`: a live `working` on a `todo` task.
-    fn apply(&mut self, now: Millis, env: Envelope, text: &str) {
+    /// False if the event showed a gap and the link was dropped to resume.
+    fn apply(&mut self, now: Millis, env: Envelope, text: &str) -> bool {
         if env.seq <= self.replica.seq() {
-            return;
+            return true;
+        }
+        // A connection starts with its hello and then carries every event in
+        // order, or is closed; anything else means this stream is broken:
+        // resume from the last event we hold. (On the caller's own
+        // transport the caller decides; we only say so.)
+        let gap = env.seq > self.replica.seq() + 1;
+        if self.conn.is_some() && (gap || !self.hello) {
+            self.report(&format!(
+                "event {} came {}; resuming from {}",
+                env.seq,
+                if self.hello {
+                    "after a gap"
+                } else {
+                    "before the hello"
+                },
+                self.replica.seq()
+            ));
+            self.link_lost(now);
+            return false;
+        }
+        if gap && self.hello {
+            self.report(&format!(
+                "events {}..{} are missing from the stream",
+                self.replica.seq() + 1,
+                env.seq - 1
+            ));
         }
         let ty = env.event.type_name();
         let trigger = match &env.event {
@@ -694,6 +721,7 @@ impl Link {
             self.schedule_auto(now, &task_id);
         }
         self.after_replica_change(now);
+        true
     }
 
     fn snapshot_loaded(&mut self, now: Millis, snap: Snapshot) {
@@ -711,8 +739,10 @@ impl Link {
 
     fn apply_buffered(&mut self, now: Millis) {
         for text in std::mem::take(&mut self.buffered) {
-            if let Ok(Frame::Event(env)) = parse_frame(&text) {
-                self.apply(now, env, &text);
+            if let Ok(Frame::Event(env)) = parse_frame(&text)
+                && !self.apply(now, env, &text)
+            {
+                return;
             }
         }
     }
@@ -822,8 +852,10 @@ impl Link {
         };
         let empty = page.events.is_empty();
         for raw in page.events {
-            if let Ok(Frame::Event(env)) = parse_frame(raw.get()) {
-                self.apply(now, env, raw.get());
+            if let Ok(Frame::Event(env)) = parse_frame(raw.get())
+                && !self.apply(now, env, raw.get())
+            {
+                return;
             }
         }
         if empty || self.replica.seq() >= self.target {

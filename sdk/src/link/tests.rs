@@ -591,3 +591,74 @@ fn brought_frames_and_snapshots_use_the_same_machine() {
     l.handle(0, Input::Message("not json"));
     assert!(drain(&mut l).iter().any(|a| matches!(a, Action::Report(_))));
 }
+
+/// A connection carries every event in order, or is closed (the stream's
+/// promise). An event after a gap, or before the hello, means the stream is
+/// broken: the engine drops it and resumes from the last event it holds,
+/// rather than jumping its seq past events it never applied.
+#[test]
+fn a_gap_or_an_event_before_the_hello_resumes_from_the_last_event_held() {
+    let mut l = link(false);
+    let conn = live(&mut l, 0, 3, vec![task("a", 1)]);
+    l.handle(
+        1,
+        Input::Frame {
+            conn,
+            text: &status_frame(4, "a", "queued", 2),
+        },
+    );
+    assert_eq!(l.seq(), 4);
+    // seq 5 never came
+    l.handle(
+        2,
+        Input::Frame {
+            conn,
+            text: &status_frame(6, "a", "blocked", 4),
+        },
+    );
+    let actions = drain(&mut l);
+    assert!(
+        actions.contains(&Action::Close { conn, code: 1000 }),
+        "{actions:?}"
+    );
+    assert_eq!(l.seq(), 4, "the event after the gap is not applied");
+    assert_eq!(l.state(), ConnState::Reconnecting);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Report(m) if m.contains("after a gap")))
+    );
+
+    // The next socket resumes from 4; an event before its hello is refused too.
+    l.handle(60_000, Input::Tick);
+    let (conn, url) = opened(&drain(&mut l)).expect("reconnects");
+    assert!(url.contains("since=4"), "{url}");
+    l.handle(
+        60_001,
+        Input::Frame {
+            conn,
+            text: &status_frame(5, "a", "working", 3),
+        },
+    );
+    assert_eq!(l.seq(), 4);
+    assert_eq!(l.state(), ConnState::Reconnecting);
+}
+
+/// On the caller's own transport the caller owns the stream: a gap is
+/// reported, and the event applied.
+#[test]
+fn a_gap_on_the_callers_own_transport_is_reported_and_applied() {
+    let mut l = link(false);
+    l.handle(0, Input::Message(&hello(1, false)));
+    l.handle(0, Input::LoadSnapshot(&snapshot(1, vec![task("a", 1)])));
+    drain(&mut l);
+    l.handle(1, Input::Message(&status_frame(3, "a", "blocked", 2)));
+    let actions = drain(&mut l);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Report(m) if m.contains("events 2..2 are missing"))),
+        "{actions:?}"
+    );
+    assert_eq!(l.seq(), 3);
+}
