@@ -538,3 +538,39 @@ fn watch_prints_in_order_and_resumes_after_a_server_kill_exactly_once() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// A server that comes back on a new database (a new epoch) has a history of
+/// its own: watch says so and prints that history from its start, once.
+#[test]
+fn watch_after_a_new_database_prints_its_events_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url) = spawn_server(&dir.path().join("a.db"), "127.0.0.1:0");
+    let run = |args: &[&str]| ok(&cli(&url, None, args));
+    run(&["task", "create", "Old", "--id", "old-1"]);
+    let watch = Watch::start(&url, &["--json"]);
+    std::thread::sleep(Duration::from_millis(300));
+    run(&["task", "create", "Old two", "--id", "old-2"]);
+    let first = watch.take(1);
+    assert!(first[0].contains("old-2"), "{first:?}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let addr = url.trim_start_matches("http://").to_owned();
+    let (mut server, _) = spawn_server(&dir.path().join("b.db"), &addr);
+    run(&["task", "create", "New one", "--id", "new-1"]);
+    run(&["task", "create", "New two", "--id", "new-2"]);
+    let lines = watch.take(2);
+    let ids: Vec<(u64, String)> = lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["seq"].as_u64().unwrap(),
+                v["payload"]["task"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [(1, "new-1".into()), (2, "new-2".into())]);
+    watch.nothing_more();
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -52,6 +52,7 @@ impl CliError {
 }
 
 /// A connection to one server.
+#[derive(Clone)]
 pub struct Client {
     base: String,
     token: Option<String>,
@@ -121,6 +122,37 @@ impl Client {
             });
         }
         Err(refusal(status, &text))
+    }
+
+    /// A request as the sync engine asks for it: status and body, status 0
+    /// when no answer came.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<String>,
+    ) -> (u16, String) {
+        let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+            return (0, String::new());
+        };
+        let mut req = self.http.request(method, url);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                match resp.text().await {
+                    Ok(text) => (status, text),
+                    Err(_) => (0, String::new()),
+                }
+            }
+            Err(_) => (0, String::new()),
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {

@@ -1,14 +1,19 @@
 //! `tasksync watch`: the live event stream as readable lines (or raw JSON
-//! envelopes with `--json`). After a dropped connection it reconnects with
-//! backoff and resumes from its last seq, so nothing is missed or printed twice.
+//! envelopes with `--json`). Resume, catch-up by history, backoff and the
+//! dead-link watchdog are the SDK's sync engine (`tasksync_sdk::link`, the
+//! same one the browser Store runs); this file only executes its actions
+//! with tokio: sockets, HTTP requests, one timer, and printing.
 
 use super::client::{CliError, Client, ClientArgs};
 use clap::Args;
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tasksync_sdk::frame::{Frame, parse_frame};
+use tasksync_sdk::link::{Action, ConnId, ConnState, Input, Link, Millis, Options, ReqId, Resync};
 use tasksync_sdk::{Envelope, Event};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Args)]
@@ -20,196 +25,168 @@ pub struct WatchArgs {
     pub since: Option<u64>,
 }
 
-/// Where the stream stands: the epoch and the last seq printed.
-struct Position {
-    epoch: Option<String>,
-    last: Option<u64>,
+/// What the sockets and requests report back to the loop.
+enum Net {
+    Frame(ConnId, String),
+    Closed(ConnId, u16),
+    /// The handshake failed (unreachable, or refused with an HTTP status).
+    Failed(ConnId, CliError),
+    Answer(ReqId, u16, String),
+}
+
+fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
 }
 
 pub async fn run(args: WatchArgs) -> Result<(), CliError> {
     let c = Client::new(&args.client)?;
-    let json_out = args.client.json;
-    let mut pos = Position {
-        epoch: None,
-        last: args.since,
-    };
     if let Some(since) = args.since {
-        // The epoch this history belongs to (and a clear error if it is gone).
-        let page = c
-            .send(
-                reqwest::Method::GET,
-                &format!("/api/events?since={since}&limit=1"),
-                None,
-                None,
-            )
-            .await?;
-        pos.epoch = page["epoch"].as_str().map(str::to_owned);
+        // A clear error now, rather than a note later, if that history is gone.
+        c.send(
+            reqwest::Method::GET,
+            &format!("/api/events?since={since}&limit=1"),
+            None,
+            None,
+        )
+        .await?;
     }
-    let mut attempt: u32 = 0;
-    let mut connected_once = false;
+    let mut link = Link::new(Options {
+        base_url: c.base().to_owned(),
+        token: c.token().map(str::to_owned),
+        auto_transition: false,
+        resync: Resync::History,
+        client_id: format!("watch-{}", std::process::id()),
+        seed: now_ms() ^ u64::from(std::process::id()).rotate_left(32),
+        since: args.since,
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut sockets: HashMap<ConnId, tokio::task::AbortHandle> = HashMap::new();
+    let mut live_once = false;
+    link.handle(now_ms(), Input::Connect);
     loop {
-        match stream_once(&c, &mut pos, json_out).await {
-            Ok(()) => {
-                connected_once = true;
-                attempt = 0;
+        while let Some(action) = link.poll_action() {
+            match action {
+                Action::Open { conn, url } => {
+                    let task = tokio::spawn(socket(conn, url, c.base().to_owned(), tx.clone()));
+                    sockets.insert(conn, task.abort_handle());
+                }
+                Action::Close { conn, .. } => {
+                    if let Some(task) = sockets.remove(&conn) {
+                        task.abort();
+                    }
+                }
+                Action::Request {
+                    req,
+                    url,
+                    http,
+                    headers,
+                } => {
+                    let (c, tx) = (c.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let (status, body) =
+                            c.exchange(http.method, &url, &headers, http.body).await;
+                        let _ = tx.send(Net::Answer(req, status, body));
+                    });
+                }
+                Action::Event { text, .. } => print_event(&text, args.client.json),
+                Action::State(ConnState::Live) => live_once = true,
+                Action::State(ConnState::Reconnecting) => {
+                    let wait = link.retry_at().unwrap_or(0).saturating_sub(now_ms());
+                    eprintln!(
+                        "tasksync watch: connection lost; reconnecting in {:.1}s",
+                        wait as f64 / 1000.0
+                    );
+                }
+                Action::Report(message) => eprintln!("tasksync watch: {message}"),
+                _ => {}
             }
-            Err(e) if !connected_once => return Err(e),
-            Err(_) => {}
         }
-        let cap = (500.0 * 2f64.powi(attempt.min(6) as i32)).min(30_000.0);
-        let delay = Duration::from_millis((rand_unit() * cap) as u64);
-        attempt += 1;
-        eprintln!(
-            "tasksync watch: connection lost; reconnecting in {:.1}s",
-            delay.as_secs_f64()
-        );
-        tokio::time::sleep(delay).await;
-    }
-}
-
-/// A number in [0, 1) that differs between calls (full jitter needs no crypto).
-fn rand_unit() -> f64 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(n % 1_000_000) / 1_000_000.0
-}
-
-/// One connection: hello, catch-up, then live events until it drops.
-/// `Ok` once the connection was established (it always ends eventually).
-async fn stream_once(c: &Client, pos: &mut Position, json_out: bool) -> Result<(), CliError> {
-    let ws_base = c.base().replacen("http", "ws", 1);
-    let mut query = Vec::new();
-    if let (Some(epoch), Some(last)) = (&pos.epoch, pos.last) {
-        query.push(format!("since={last}&epoch={epoch}"));
-    }
-    if let Some(t) = c.token() {
-        query.push(format!("token={}", super::client::seg(t)));
-    }
-    let url = if query.is_empty() {
-        format!("{ws_base}/ws")
-    } else {
-        format!("{ws_base}/ws?{}", query.join("&"))
-    };
-    // A handshake that hangs (a server killed mid-handshake) must not stall watch.
-    let connecting = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(&url),
-    )
-    .await
-    .map_err(|_| CliError::Unreachable {
-        url: c.base().to_owned(),
-        reason: "the WebSocket handshake timed out".into(),
-    })?;
-    let (mut ws, _) = connecting.map_err(|e| match e {
-        tokio_tungstenite::tungstenite::Error::Http(resp) => {
-            let body = resp
-                .body()
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default()
-                .into_owned();
-            super::client::refusal(resp.status(), &body)
-        }
-        other => CliError::Unreachable {
-            url: c.base().to_owned(),
-            reason: other.to_string(),
-        },
-    })?;
-    let mut out = std::io::stdout().lock();
-    while let Some(msg) = ws.next().await {
-        let Ok(Message::Text(text)) = msg else {
-            if matches!(msg, Ok(Message::Ping(_) | Message::Pong(_))) {
-                continue;
-            }
-            break;
+        let timer = link
+            .next_deadline()
+            .map_or(Duration::from_secs(3600), |at| {
+                Duration::from_millis(at.saturating_sub(now_ms()))
+            });
+        let net = tokio::select! {
+            net = rx.recv() => net,
+            () = tokio::time::sleep(timer) => None,
         };
-        match parse_frame(&text) {
-            Ok(Frame::Hello(h)) => {
-                let same_epoch = pos.epoch.as_deref() == Some(h.epoch.as_str());
-                if !h.resumed {
-                    match (pos.last, same_epoch) {
-                        (Some(_), false) if pos.epoch.is_some() => {
-                            eprintln!(
-                                "tasksync watch: the server has a new database; printing its events from the start"
-                            );
-                            pos.last = Some(0);
-                            pos.epoch = Some(h.epoch.clone());
-                            catch_up(c, pos, h.seq, json_out, &mut out).await?;
-                        }
-                        (Some(last), _) if last < h.seq => {
-                            eprintln!(
-                                "tasksync watch: events {}..={} are no longer retained; continuing from {}",
-                                last + 1,
-                                h.seq,
-                                h.seq
-                            );
-                        }
-                        _ => {}
-                    }
-                    if pos.last.is_none_or(|l| l < h.seq) {
-                        pos.last = Some(h.seq);
-                    }
+        let now = now_ms();
+        match net {
+            None => link.handle(now, Input::Tick),
+            Some(Net::Frame(conn, text)) => link.handle(now, Input::Frame { conn, text: &text }),
+            Some(Net::Closed(conn, code)) => link.handle(now, Input::Closed { conn, code }),
+            // The first connection failing is the command failing (exit 3,
+            // or 1 when refused); later ones are a server restarting.
+            Some(Net::Failed(_, e)) if !live_once => return Err(e),
+            Some(Net::Failed(conn, _)) => link.handle(now, Input::Closed { conn, code: 1006 }),
+            Some(Net::Answer(req, status, body)) => link.handle(
+                now,
+                Input::Answer {
+                    req,
+                    status,
+                    body: &body,
+                },
+            ),
+        }
+        sockets.retain(|_, task| !task.is_finished());
+    }
+}
+
+/// One WebSocket: its text frames, then how it closed.
+async fn socket(conn: ConnId, url: String, base: String, tx: mpsc::UnboundedSender<Net>) {
+    let mut ws = match tokio_tungstenite::connect_async(&url).await {
+        Ok((ws, _)) => ws,
+        Err(e) => {
+            let e = match e {
+                tokio_tungstenite::tungstenite::Error::Http(resp) => {
+                    let body = resp
+                        .body()
+                        .as_deref()
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default();
+                    super::client::refusal(resp.status(), &body)
                 }
-                pos.epoch = Some(h.epoch);
+                other => CliError::Unreachable {
+                    url: base,
+                    reason: other.to_string(),
+                },
+            };
+            let _ = tx.send(Net::Failed(conn, e));
+            return;
+        }
+    };
+    let mut code = 1006;
+    while let Some(msg) = ws.next().await {
+        match msg {
+            Ok(Message::Text(text)) => {
+                if tx.send(Net::Frame(conn, text.as_str().to_owned())).is_err() {
+                    return;
+                }
             }
-            Ok(Frame::Event(env)) => {
-                if pos.last.is_some_and(|l| env.seq <= l) {
-                    continue;
-                }
-                pos.last = Some(env.seq);
-                print_event(&env, &text, json_out, &mut out);
+            Ok(Message::Close(frame)) => {
+                code = frame.map_or(1005, |f| u16::from(f.code));
+                break;
             }
             Ok(_) => {}
-            Err(e) => eprintln!("tasksync watch: skipped a message: {e}"),
+            Err(_) => break,
         }
     }
-    Ok(())
+    let _ = tx.send(Net::Closed(conn, code));
 }
 
-/// Prints retained events from `pos.last` up to `until` (after a new epoch).
-async fn catch_up(
-    c: &Client,
-    pos: &mut Position,
-    until: u64,
-    json_out: bool,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
-    while pos.last.unwrap_or(0) < until {
-        let since = pos.last.unwrap_or(0);
-        let page = c
-            .send(
-                reqwest::Method::GET,
-                &format!("/api/events?since={since}&limit=1000"),
-                None,
-                None,
-            )
-            .await?;
-        let events = page["events"].as_array().cloned().unwrap_or_default();
-        if events.is_empty() {
-            break;
-        }
-        for e in events {
-            let text = e.to_string();
-            if let Ok(Frame::Event(env)) = parse_frame(&text)
-                && env.seq <= until
-            {
-                pos.last = Some(env.seq);
-                print_event(&env, &text, json_out, out);
-            }
-        }
-    }
-    Ok(())
-}
-
-fn print_event(env: &Envelope, raw: &str, json_out: bool, out: &mut impl Write) {
+fn print_event(raw: &str, json_out: bool) {
     let line = if json_out {
         raw.to_owned()
     } else {
-        describe(&env.event)
+        match parse_frame(raw) {
+            Ok(Frame::Event(Envelope { event, .. })) => describe(&event),
+            _ => return,
+        }
     };
     // A closed stdout (e.g. `| head`) ends the command.
+    let mut out = std::io::stdout().lock();
     if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
         std::process::exit(0);
     }
