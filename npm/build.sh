@@ -23,9 +23,7 @@ npm/node_modules/.bin/wasm-opt -Oz \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   npm/pkg/tasksync_bg.wasm -o npm/pkg/tasksync_bg.wasm
-# The public types: the generated declarations without wasm-bindgen's init()
-# glue (which needs the DOM's types and is not part of the package's surface).
-sed '/^export type InitInput/,$d' npm/pkg/tasksync.d.ts > npm/pkg/types.d.ts
-grep -q '^export class Store' npm/pkg/types.d.ts
+# The model's declarations (checked natively against serde by sdk/src/types.rs).
+cp sdk/src/types.d.ts npm/pkg/types.d.ts
 echo "built npm/pkg: $(wc -c < npm/pkg/tasksync_bg.wasm) bytes of wasm," \
-  "$(cat npm/pkg/tasksync_bg.wasm npm/pkg/tasksync.js | gzip -9 | wc -c) bytes gzipped with its JS glue"
+  "$(cat npm/pkg/tasksync_bg.wasm npm/pkg/tasksync.js npm/store.js npm/index.js | gzip -9 | wc -c) bytes gzipped with its JS"

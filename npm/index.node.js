@@ -1,6 +1,7 @@
 // tasksync for Node (>= 20): reads the WebAssembly from disk.
 import { readFile } from 'node:fs/promises';
-import init, { Store, allowedTaskTransitions } from './pkg/tasksync.js';
+import init from './pkg/tasksync.js';
+import { Store, allowedTaskTransitions } from './store.js';
 
 await init({ module_or_path: await readFile(new URL('./pkg/tasksync_bg.wasm', import.meta.url)) });
 

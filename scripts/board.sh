@@ -8,5 +8,5 @@ out=${1:?usage: scripts/board.sh DIR}
 rm -rf "$out"
 mkdir -p "$out/vendor/tasksync/pkg"
 cp examples/board/index.html examples/board/board.js examples/board/board.css "$out/"
-cp npm/package.json npm/index.js "$out/vendor/tasksync/"
+cp npm/package.json npm/index.js npm/store.js "$out/vendor/tasksync/"
 cp npm/pkg/tasksync.js npm/pkg/tasksync_bg.wasm "$out/vendor/tasksync/pkg/"

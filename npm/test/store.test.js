@@ -138,3 +138,13 @@ test('writes reject with the server error; subscribe and getSnapshot identity', 
   await assert.rejects(new Store({ url: 'http://127.0.0.1:1' }).createTask({ title: 'x' }), (e) => e.code === 'network_error' && e.status === 0);
   assert.throws(() => new Store({}), /options.url/);
 });
+
+test('index.d.ts declares exactly the members the Store class has', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const dts = await readFile(new URL('../index.d.ts', import.meta.url), 'utf8');
+  const body = dts.slice(dts.indexOf('export declare class Store'));
+  const declared = new Set([...body.matchAll(/^ {2}(?:readonly )?([A-Za-z]+)[(<:]/gm)].map((m) => m[1]));
+  declared.delete('constructor');
+  const actual = new Set(Object.getOwnPropertyNames(Store.prototype).filter((n) => n !== 'constructor'));
+  assert.deepEqual([...actual].sort(), [...declared].sort());
+});

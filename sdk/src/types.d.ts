@@ -177,17 +177,3 @@ export interface TasksyncError extends Error {
   code: string;
   status: number;
 }
-
-/** The members whose types wasm-bindgen cannot express (merged into the class). */
-export interface Store {
-  /** Calls `handler(payload, event)` for each applied event of this type; returns the unsubscribe function. */
-  on<K extends EventType>(type: K, handler: (payload: EventPayloads[K], event: Extract<TasksyncEvent, { type: K }>) => void): () => void;
-  /** Every applied event. */
-  on(type: "*", handler: (payload: TasksyncEvent["payload"], event: TasksyncEvent) => void): () => void;
-  /** Problems the store skipped over (a malformed server message, a failed auto-transition). */
-  on(type: "error", handler: (error: TasksyncError) => void): () => void;
-  /** An outbox write was refused by the server and rolled back. */
-  on(type: "write:failed", handler: (error: WriteFailedError) => void): () => void;
-  /** Changes a task; with `ifMatch`, only if it is still at that version (else 412). */
-  updateTask(id: string, patch: TaskPatch, options?: UpdateOptions): Promise<Task>;
-}

@@ -51,7 +51,8 @@ pub const AUTO_UNREACHABLE_MS: Millis = 1_000;
 pub const EVENTS_PAGE: u64 = 1_000;
 
 /// The connection as the user sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ConnState {
     Connecting,
     Syncing,
@@ -127,14 +128,16 @@ pub enum Input<'a> {
 }
 
 /// Why a write was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Refusal {
     pub status: u16,
     pub detail: ErrorDetail,
 }
 
-/// What the caller should do.
-#[derive(Debug, Clone, PartialEq)]
+/// What the caller should do. (As JSON, for executors in other languages:
+/// `{"a": "open", "v": {"conn": 1, "url": "ws://…"}}`.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "a", content = "v", rename_all = "camelCase")]
 pub enum Action {
     /// Open a WebSocket to `url`; report its frames and close as `conn`.
     Open {
@@ -349,10 +352,17 @@ impl Link {
         if self.conn.is_some() && self.state != ConnState::Closed {
             at(self.last_heard + if self.hello { SILENCE_MS } else { HANDSHAKE_MS });
         }
-        for a in self.auto.values().filter(|a| a.inflight.is_none()) {
-            at(a.due);
+        // Auto-transitions and paused writes wait for a link that can send;
+        // a deadline for them before then would only wake the caller in a
+        // loop (`handle` sends them as soon as the link allows).
+        if self.can_send(0) {
+            for a in self.auto.values().filter(|a| a.inflight.is_none()) {
+                at(a.due);
+            }
         }
-        if let (Some(p), false) = (self.writes_paused_until, self.outbox.is_empty()) {
+        if let (Some(p), false) = (self.writes_paused_until, self.outbox.is_empty())
+            && self.can_send(Millis::MAX)
+        {
             at(p);
         }
         d

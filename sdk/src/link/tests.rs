@@ -662,3 +662,52 @@ fn a_gap_on_the_callers_own_transport_is_reported_and_applied() {
     );
     assert_eq!(l.seq(), 3);
 }
+
+/// A pending auto-transition cannot go out while the link is down or after
+/// `close()`, so it sets no deadline then: a caller arming a timer for a
+/// past deadline would spin. It goes out once the link is back.
+#[test]
+fn a_waiting_auto_transition_sets_no_deadline_while_it_cannot_be_sent() {
+    let mut l = link(true);
+    let conn = live(&mut l, 0, 1, vec![task("t", 1)]);
+    l.handle(
+        100,
+        Input::Frame {
+            conn,
+            text: &status_frame(2, "t", "working", 2),
+        },
+    );
+    drain(&mut l);
+    l.handle(101, Input::Closed { conn, code: 1006 });
+    let retry = l.retry_at().expect("reconnecting");
+    assert_eq!(
+        l.next_deadline(),
+        Some(retry),
+        "only the reconnect, not the auto"
+    );
+    l.handle(retry.max(400), Input::Tick);
+    assert!(opened(&drain(&mut l)).is_some(), "tries again");
+    assert_eq!(l.next_deadline(), Some(retry.max(400) + HANDSHAKE_MS));
+    l.handle(500, Input::Close);
+    assert_eq!(l.next_deadline(), None, "nothing after close()");
+    assert_eq!(
+        l.task("t").unwrap().status,
+        TaskStatus::Inprogress,
+        "still shown"
+    );
+    // connected again, it goes out
+    l.handle(600, Input::Connect);
+    let (conn, _) = opened(&drain(&mut l)).unwrap();
+    l.handle(
+        601,
+        Input::Frame {
+            conn,
+            text: &hello(2, true),
+        },
+    );
+    assert_eq!(l.state(), ConnState::Live);
+    // (it was due long ago: it goes out at once)
+    let reqs = requests(&drain(&mut l));
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].1.if_match, Some(2));
+}

@@ -19,9 +19,10 @@ pub enum Lifecycle {
     Restart,
 }
 
-/// One write, as the store's API offers it.
+/// One write, as the store's API offers it (JSON: `{"op": "queueTask",
+/// "taskId": …}`, the Store method's name and its arguments).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase")]
+#[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum WriteCmd {
     CreateTask {
         task: NewTask,
@@ -69,7 +70,8 @@ pub enum Answers {
 }
 
 /// A REST request, ready for any HTTP client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HttpRequest {
     pub method: &'static str,
     /// Path and query, to be appended to the server's base URL.

@@ -1,365 +1,202 @@
-//! The `Store` class for JavaScript: an executor around the sync engine
-//! (`crate::link`). It turns the engine's actions into WebSocket, fetch,
-//! timer and callback calls and feeds what happens back as inputs; every
-//! decision is the engine's. No JS callback runs while the state is
-//! borrowed: actions are drained first, then executed (`step`).
+//! The engine (`crate::link`) for JavaScript. The package's `Store`
+//! (`npm/store.js`) is the executor: it owns the WebSocket, `fetch`, the one
+//! timer, the listeners and the write promises, feeds what happens here, and
+//! runs the actions `poll()` hands back (JSON, see `link::Action`). Nothing
+//! here decides or does I/O; text crosses the boundary as JSON, which
+//! V8's `JSON.parse` turns into objects fastest.
 
-mod exec;
-mod js;
-
-use crate::link::{Input, Lifecycle, Link, Options, Resync, WriteCmd};
-use crate::wire::{NewSession, NewTask, TaskPatch};
-use exec::{Inner, Shared, step};
-use js_sys::{Function, Promise};
-use std::cell::RefCell;
-use std::rc::Rc;
+use crate::link::{Input, Link, Millis, Options, Resync, WriteCmd};
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(typescript_custom_section)]
-const TYPES: &str = include_str!("../types.d.ts");
-
-/// The tasksync store: a live, synced copy of tasks and sessions.
-#[wasm_bindgen]
-pub struct Store {
-    inner: Shared,
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EngineOptions {
+    url: String,
+    token: Option<String>,
+    auto_transition: bool,
+    client_id: String,
+    seed: u64,
 }
 
 #[wasm_bindgen]
-impl Store {
-    /// Creates a store; nothing connects until `connect()`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "StoreOptions")] options: JsValue,
-    ) -> Result<Store, JsValue> {
-        exec::install_panic_hook();
-        let opt = |k: &str| js::get(&options, k);
-        let url = opt("url").as_string().ok_or_else(|| {
-            js::error(
-                "bad_request",
-                0,
-                "options.url is required, e.g. 'http://127.0.0.1:7878'",
-            )
-        })?;
-        let url = url.trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(js::error(
-                "bad_request",
-                0,
-                "options.url must start with http:// or https://",
-            ));
-        }
-        let fetch: Function = match opt("fetch").dyn_into() {
-            Ok(f) => f,
-            Err(_) => js::global_function("fetch")
-                .ok_or_else(|| js::error("unsupported", 0, "no fetch here: pass options.fetch"))?,
-        };
-        let seed = (js_sys::Math::random() * 2f64.powi(53)) as u64;
-        let link = Link::new(Options {
-            base_url: url,
-            token: opt("token").as_string().filter(|t| !t.is_empty()),
-            auto_transition: opt("autoTransition").as_bool().unwrap_or(true),
-            resync: Resync::Snapshot,
-            client_id: format!("{:012x}", seed & 0xffff_ffff_ffff),
-            seed,
-            since: None,
-        });
-        let inner = Inner::new(link, fetch, opt("WebSocket").dyn_into().ok(), opt("outbox"));
-        let rc: Shared = Rc::new(RefCell::new(inner));
-        exec::restore_outbox(&rc);
-        Ok(Store { inner: rc })
-    }
+pub struct Engine {
+    link: Link,
+}
 
-    /// Connects (or reconnects after `close()`); resolves once the first sync is complete.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn connect(&self) -> Promise {
-        let rc = self.inner.clone();
-        Promise::new(&mut |resolve, reject| {
-            let mut inner = rc.borrow_mut();
-            if inner.link.state() == crate::link::ConnState::Live {
-                let _ = resolve.call0(&JsValue::NULL);
-                return;
-            }
-            if inner.ws_ctor().is_none() {
-                let e = "no WebSocket here: pass options.WebSocket (on Node 20, run with --experimental-websocket)";
-                let _ = reject.call1(&JsValue::NULL, &js::error("unsupported", 0, e));
-                return;
-            }
-            inner.waiters.push((resolve, reject));
-            drop(inner);
-            exec::start_background(&rc);
-            step(&rc, Input::Connect);
+fn at(now: f64) -> Millis {
+    now as Millis
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("engine types serialize")
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// `options`: `{"url", "token", "autoTransition", "clientId", "seed"}` as JSON.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: &str) -> Result<Engine, String> {
+        let o: EngineOptions = serde_json::from_str(options).map_err(|e| e.to_string())?;
+        Ok(Engine {
+            link: Link::new(Options {
+                base_url: o.url,
+                token: o.token,
+                auto_transition: o.auto_transition,
+                resync: Resync::Snapshot,
+                client_id: o.client_id,
+                seed: o.seed,
+                since: None,
+            }),
         })
     }
 
-    /// Closes the connection and stops all reconnecting. Pending `connect()`s reject.
-    pub fn close(&self) {
-        step(&self.inner, Input::Close);
+    /// The next action as JSON (`{"a": kind, "v": …}`), or nothing.
+    pub fn poll(&mut self) -> Option<String> {
+        self.link.poll_action().map(|a| json(&a))
     }
 
-    /// 'connecting' | 'syncing' | 'live' | 'reconnecting' | 'closed'.
-    #[wasm_bindgen(getter, js_name = connectionState, unchecked_return_type = "ConnectionState")]
-    pub fn connection_state(&self) -> String {
-        self.inner.borrow().link.state().as_str().to_owned()
+    /// When to call `tick()` next (ms since the Unix epoch), or -1.
+    #[wasm_bindgen(js_name = nextDeadline)]
+    pub fn next_deadline(&self) -> f64 {
+        self.link.next_deadline().map_or(-1.0, |t| t as f64)
     }
 
-    /// When reconnecting: the time (ms since the epoch) of the next attempt.
-    #[wasm_bindgen(getter, js_name = nextRetryAt)]
-    pub fn next_retry_at(&self) -> Option<f64> {
-        self.inner.borrow().link.retry_at().map(|t| t as f64)
+    pub fn connect(&mut self, now: f64) {
+        self.link.handle(at(now), Input::Connect);
     }
 
-    /// The seq of the last applied event.
-    #[wasm_bindgen(getter)]
-    pub fn seq(&self) -> f64 {
-        self.inner.borrow().link.seq() as f64
+    pub fn close(&mut self, now: f64) {
+        self.link.handle(at(now), Input::Close);
     }
 
-    /// Writes not yet accepted by the server (the offline outbox).
-    #[wasm_bindgen(getter, js_name = pendingWrites)]
-    pub fn pending_writes(&self) -> u32 {
-        self.inner.borrow().link.outbox_len() as u32
+    pub fn frame(&mut self, now: f64, conn: f64, text: &str) {
+        let conn = conn as u64;
+        self.link.handle(at(now), Input::Frame { conn, text });
     }
 
-    /// The current state as one object, the same object until something changes.
-    #[wasm_bindgen(js_name = getSnapshot, unchecked_return_type = "StoreSnapshot")]
-    pub fn get_snapshot(&self) -> JsValue {
-        self.inner.borrow_mut().snapshot()
+    pub fn closed(&mut self, now: f64, conn: f64, code: u16) {
+        let conn = conn as u64;
+        self.link.handle(at(now), Input::Closed { conn, code });
     }
 
-    /// All tasks (oldest first). Treat the objects as read-only.
-    #[wasm_bindgen(js_name = getTasks, unchecked_return_type = "Task[]")]
-    pub fn get_tasks(&self) -> JsValue {
-        js::get(&self.inner.borrow_mut().snapshot(), "tasks")
+    pub fn answer(&mut self, now: f64, req: f64, status: u16, body: &str) {
+        let req = req as u64;
+        self.link
+            .handle(at(now), Input::Answer { req, status, body });
     }
 
-    #[wasm_bindgen(js_name = getTask, unchecked_return_type = "Task | undefined")]
-    pub fn get_task(&self, id: &str) -> JsValue {
-        self.inner.borrow_mut().task_js(id)
+    pub fn online(&mut self, now: f64, online: bool) {
+        self.link.handle(at(now), Input::Online(online));
     }
 
-    #[wasm_bindgen(js_name = getSessions, unchecked_return_type = "Session[]")]
-    pub fn get_sessions(&self) -> JsValue {
-        js::get(&self.inner.borrow_mut().snapshot(), "sessions")
+    pub fn visible(&mut self, now: f64, visible: bool) {
+        self.link.handle(at(now), Input::Visible(visible));
     }
 
-    #[wasm_bindgen(js_name = getSession, unchecked_return_type = "Session | undefined")]
-    pub fn get_session(&self, id: &str) -> JsValue {
-        self.inner.borrow_mut().session_js(id)
+    pub fn tick(&mut self, now: f64) {
+        self.link.handle(at(now), Input::Tick);
     }
 
-    /// The aggregate session status of a task, or undefined for an unknown task.
-    #[wasm_bindgen(js_name = aggregateStatus, unchecked_return_type = "AggregateStatus | undefined")]
-    pub fn aggregate_status(&self, task_id: &str) -> JsValue {
-        match self.inner.borrow().link.task(task_id) {
-            Some(t) => JsValue::from_str(crate::aggregate_status(&t.session_progress).as_str()),
-            None => JsValue::UNDEFINED,
-        }
+    pub fn message(&mut self, now: f64, text: &str) {
+        self.link.handle(at(now), Input::Message(text));
     }
 
-    /// Calls `listener()` after every change; returns the unsubscribe function.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
-    pub fn subscribe(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "() => void")] listener: Function,
-    ) -> JsValue {
-        exec::listen(&self.inner, "change", listener)
-    }
-
-    /// Calls `handler(payload, event)` for each applied event of `type` ('*': all;
-    /// 'error': problems; 'write:failed': an outbox write the server refused).
-    /// Returns the unsubscribe function. (Typed per event type in `types.d.ts`.)
-    #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, ty: String, handler: Function) -> Result<JsValue, JsValue> {
-        let known = ["*", "error", "write:failed"].contains(&ty.as_str())
-            || crate::Event::TYPES.contains(&ty.as_str());
-        if !known {
-            return Err(js_sys::TypeError::new(&format!(
-                "unknown event type `{ty}`; use one of {}, '*', 'error' or 'write:failed'",
-                crate::Event::TYPES.join(", ")
-            ))
-            .into());
-        }
-        Ok(exec::listen(&self.inner, &ty, handler))
-    }
-
-    /// Calls `listener(state)` when the connection state changes; returns the unsubscribe function.
-    #[wasm_bindgen(js_name = onConnectionChange, unchecked_return_type = "() => void")]
-    pub fn on_connection_change(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "(state: ConnectionState) => void")]
-        listener: Function,
-    ) -> JsValue {
-        exec::listen(&self.inner, "state", listener)
-    }
-
-    /// Feeds one server frame that arrived by your own transport.
-    #[wasm_bindgen(js_name = applyMessage)]
-    pub fn apply_message(&self, text: &str) {
-        step(&self.inner, Input::Message(text));
-    }
-
-    /// Loads a `GET /api/snapshot` body that arrived by your own transport.
     #[wasm_bindgen(js_name = loadSnapshot)]
-    pub fn load_snapshot(&self, text: &str) {
-        step(&self.inner, Input::LoadSnapshot(text));
+    pub fn load_snapshot(&mut self, now: f64, text: &str) {
+        self.link.handle(at(now), Input::LoadSnapshot(text));
     }
 
-    #[wasm_bindgen(js_name = createTask, unchecked_return_type = "Promise<Task>")]
-    pub fn create_task(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "NewTask")] input: JsValue,
-    ) -> Promise {
-        match exec::from_js::<NewTask>(&input) {
-            Ok(task) => exec::write(&self.inner, WriteCmd::CreateTask { task }),
-            Err(e) => Promise::reject(&e),
-        }
+    /// A write (`{"op": "createTask", …}` as JSON); its id, or why it is malformed.
+    pub fn write(&mut self, now: f64, cmd: &str) -> Result<f64, String> {
+        let cmd: WriteCmd = serde_json::from_str(cmd).map_err(|e| e.to_string())?;
+        Ok(self.link.write(at(now), cmd) as f64)
     }
 
-    /// (Typed in `types.d.ts`, where `options` can be optional.)
-    #[wasm_bindgen(js_name = updateTask, skip_typescript)]
-    pub fn update_task(&self, id: String, patch: JsValue, options: JsValue) -> Promise {
-        let if_match = js::get(&options, "ifMatch").as_f64().map(|v| v as u64);
-        match exec::from_js::<TaskPatch>(&patch) {
-            Ok(patch) => exec::write(
-                &self.inner,
-                WriteCmd::UpdateTask {
-                    id,
-                    patch,
-                    if_match,
-                },
-            ),
-            Err(e) => Promise::reject(&e),
-        }
+    #[wasm_bindgen(js_name = restoreOutbox)]
+    pub fn restore_outbox(&mut self, now: f64, text: &str) -> Result<(), String> {
+        self.link.restore_outbox(at(now), text)
     }
 
-    #[wasm_bindgen(js_name = deleteTask, unchecked_return_type = "Promise<void>")]
-    pub fn delete_task(&self, id: String) -> Promise {
-        exec::write(&self.inner, WriteCmd::DeleteTask { id })
+    #[wasm_bindgen(js_name = setEmitEvents)]
+    pub fn set_emit_events(&mut self, on: bool) {
+        self.link.set_emit_events(on);
     }
 
-    /// Queues a task for a session: shown at once, rolled back if the server refuses.
-    #[wasm_bindgen(js_name = queueTask, unchecked_return_type = "Promise<Task>")]
-    pub fn queue_task(&self, task_id: String, session_id: String) -> Promise {
-        exec::write(
-            &self.inner,
-            WriteCmd::QueueTask {
-                task_id,
-                session_id,
-            },
+    pub fn state(&self) -> String {
+        self.link.state().as_str().to_owned()
+    }
+
+    pub fn seq(&self) -> f64 {
+        self.link.seq() as f64
+    }
+
+    /// When reconnecting: the time of the next attempt, or -1.
+    #[wasm_bindgen(js_name = retryAt)]
+    pub fn retry_at(&self) -> f64 {
+        self.link.retry_at().map_or(-1.0, |t| t as f64)
+    }
+
+    #[wasm_bindgen(js_name = outboxLen)]
+    pub fn outbox_len(&self) -> u32 {
+        self.link.outbox_len() as u32
+    }
+
+    /// `[taskIds, sessionIds]` whose visible copy changed since the last call, as JSON.
+    #[wasm_bindgen(js_name = takeChanges)]
+    pub fn take_changes(&mut self) -> String {
+        json(&self.link.take_changes())
+    }
+
+    /// One task as the user sees it, as JSON.
+    pub fn task(&self, id: &str) -> Option<String> {
+        self.link.task(id).map(json)
+    }
+
+    pub fn session(&self, id: &str) -> Option<String> {
+        self.link.session(id).map(json)
+    }
+
+    /// Ids of all tasks, in list order (objects come from `task()`, cached by the caller).
+    #[wasm_bindgen(js_name = taskIds)]
+    pub fn task_ids(&self) -> Vec<String> {
+        self.link.tasks().iter().map(|t| t.id.clone()).collect()
+    }
+
+    #[wasm_bindgen(js_name = sessionIds)]
+    pub fn session_ids(&self) -> Vec<String> {
+        self.link.sessions().iter().map(|s| s.id.clone()).collect()
+    }
+
+    #[wasm_bindgen(js_name = aggregateStatus)]
+    pub fn aggregate_status(&self, task_id: &str) -> Option<String> {
+        let t = self.link.task(task_id)?;
+        Some(
+            crate::aggregate_status(&t.session_progress)
+                .as_str()
+                .to_owned(),
         )
-    }
-
-    /// Removes a session from a task: shown at once, rolled back if the server refuses.
-    #[wasm_bindgen(js_name = removeSessionFromTask, unchecked_return_type = "Promise<Task>")]
-    pub fn remove_session_from_task(&self, task_id: String, session_id: String) -> Promise {
-        exec::write(
-            &self.inner,
-            WriteCmd::RemoveSession {
-                task_id,
-                session_id,
-            },
-        )
-    }
-
-    /// Sets a session's status on a task (what agents report).
-    #[wasm_bindgen(js_name = setSessionStatus, unchecked_return_type = "Promise<Task>")]
-    pub fn set_session_status(
-        &self,
-        task_id: String,
-        session_id: String,
-        #[wasm_bindgen(unchecked_param_type = "SessionStatus")] status: String,
-        notes: Option<String>,
-    ) -> Promise {
-        let Some(status) = crate::SessionStatus::parse(&status) else {
-            let msg = format!("`{status}` is not a session status");
-            return Promise::reject(&js::error("validation_failed", 400, &msg));
-        };
-        let cmd = WriteCmd::SetSessionStatus {
-            task_id,
-            session_id,
-            status,
-            notes,
-        };
-        exec::write(&self.inner, cmd)
-    }
-
-    #[wasm_bindgen(js_name = createSession, unchecked_return_type = "Promise<Session>")]
-    pub fn create_session(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "NewSession")] input: JsValue,
-    ) -> Promise {
-        let input = if input.is_undefined() || input.is_null() {
-            js_sys::Object::new().into()
-        } else {
-            input
-        };
-        match exec::from_js::<NewSession>(&input) {
-            Ok(session) => exec::write(&self.inner, WriteCmd::CreateSession { session }),
-            Err(e) => Promise::reject(&e),
-        }
-    }
-
-    #[wasm_bindgen(js_name = activateSession, unchecked_return_type = "Promise<Session>")]
-    pub fn activate_session(&self, id: String) -> Promise {
-        exec::write(
-            &self.inner,
-            WriteCmd::Lifecycle {
-                id,
-                action: Lifecycle::Activate,
-            },
-        )
-    }
-
-    #[wasm_bindgen(js_name = stopSession, unchecked_return_type = "Promise<Session>")]
-    pub fn stop_session(&self, id: String) -> Promise {
-        exec::write(
-            &self.inner,
-            WriteCmd::Lifecycle {
-                id,
-                action: Lifecycle::Stop,
-            },
-        )
-    }
-
-    #[wasm_bindgen(js_name = failSession, unchecked_return_type = "Promise<Session>")]
-    pub fn fail_session(&self, id: String, error: Option<String>) -> Promise {
-        exec::write(
-            &self.inner,
-            WriteCmd::Lifecycle {
-                id,
-                action: Lifecycle::Fail { error },
-            },
-        )
-    }
-
-    #[wasm_bindgen(js_name = restartSession, unchecked_return_type = "Promise<Session>")]
-    pub fn restart_session(&self, id: String) -> Promise {
-        exec::write(
-            &self.inner,
-            WriteCmd::Lifecycle {
-                id,
-                action: Lifecycle::Restart,
-            },
-        )
-    }
-
-    #[wasm_bindgen(js_name = deleteSession, unchecked_return_type = "Promise<void>")]
-    pub fn delete_session(&self, id: String) -> Promise {
-        exec::write(&self.inner, WriteCmd::DeleteSession { id })
     }
 }
 
 /// The statuses a user may move a task to from `from` (the server's rules).
-#[wasm_bindgen(js_name = allowedTaskTransitions, unchecked_return_type = "TaskStatus[]")]
-pub fn allowed_task_transitions(
-    #[wasm_bindgen(unchecked_param_type = "TaskStatus")] from: &str,
-) -> js_sys::Array {
+#[wasm_bindgen(js_name = allowedTaskTransitions)]
+pub fn allowed_task_transitions(from: &str) -> Vec<String> {
     crate::TaskStatus::parse(from)
         .map(|s| {
             s.allowed_targets()
                 .iter()
-                .map(|t| JsValue::from_str(t.as_str()))
+                .map(|t| t.as_str().to_owned())
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The event types the stream sends.
+#[wasm_bindgen(js_name = eventTypes)]
+pub fn event_types() -> Vec<String> {
+    crate::Event::TYPES
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect()
 }

@@ -1,0 +1,460 @@
+// The Store: an executor around the sync engine (Rust, compiled to
+// WebAssembly: `sdk/src/link`, tested natively with a fake clock). It owns
+// the WebSocket, fetch, one timer, the listeners and the write promises; it
+// feeds the engine what happens and runs the actions the engine asks for.
+// Every sync decision (resume, resync, backoff, watchdog, auto-transition,
+// optimistic writes, outbox) is the engine's; nothing here decides.
+import { Engine, allowedTaskTransitions as allowed, eventTypes } from './pkg/tasksync.js';
+
+let eventTypeSet = null;
+/** The stream's event types (asked of the engine once it is loaded). */
+function isEventType(type) {
+  eventTypeSet ??= new Set(eventTypes());
+  return eventTypeSet.has(type);
+}
+
+function tasksyncError(code, status, message) {
+  const e = new Error(message);
+  e.code = code;
+  e.status = status;
+  return e;
+}
+
+/** Calls a user callback; an exception it throws is reported, not propagated. */
+function call(f, ...args) {
+  try {
+    f(...args);
+  } catch (e) {
+    console.error('tasksync: a listener threw', e);
+  }
+}
+
+/** The statuses a user may move a task to from `from` (the server's rules). */
+export function allowedTaskTransitions(from) {
+  return allowed(String(from));
+}
+
+export class Store {
+  #engine;
+  #fetch;
+  #WebSocket;
+  #outbox;
+  #socket = null; // [conn, WebSocket]
+  #timer = null; // [at, handle]
+  #listeners = new Map(); // type -> Set<function>
+  #waiters = []; // pending connect(): [resolve, reject]
+  #writes = new Map(); // write id -> [resolve, reject]
+  #tasks = new Map(); // id -> the JS object handed out, until it changes
+  #sessions = new Map();
+  #snapshot = null;
+  #flushQueued = false;
+  #background = null;
+
+  /** Creates a store; nothing connects until `connect()`. */
+  constructor(options) {
+    const url = options?.url;
+    if (typeof url !== 'string') {
+      throw tasksyncError('bad_request', 0, "options.url is required, e.g. 'http://127.0.0.1:7878'");
+    }
+    if (!/^https?:\/\//.test(url)) {
+      throw tasksyncError('bad_request', 0, 'options.url must start with http:// or https://');
+    }
+    this.#fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    if (typeof this.#fetch !== 'function') {
+      throw tasksyncError('unsupported', 0, 'no fetch here: pass options.fetch');
+    }
+    this.#WebSocket = options.WebSocket;
+    this.#outbox = options.outbox;
+    const seed = Math.floor(Math.random() * 2 ** 48);
+    this.#engine = new Engine(JSON.stringify({
+      url: url.replace(/\/+$/, ''),
+      token: typeof options.token === 'string' && options.token !== '' ? options.token : null,
+      autoTransition: options.autoTransition ?? true,
+      clientId: seed.toString(16).padStart(12, '0'),
+      seed,
+    }));
+    this.#restoreOutbox();
+  }
+
+  // ----- the engine's inputs -----
+
+  /** Feeds one input (`(engine, now) => …`), then runs what the engine asks for. */
+  #step(input) {
+    input(this.#engine, Date.now());
+    this.#run();
+  }
+
+  #run() {
+    let text;
+    while ((text = this.#engine.poll()) !== undefined) {
+      this.#execute(JSON.parse(text));
+    }
+    this.#armTimer();
+  }
+
+  // ----- the engine's actions -----
+
+  #execute({ a, v }) {
+    switch (a) {
+      case 'open': return this.#open(v.conn, v.url);
+      case 'close': {
+        if (this.#socket?.[0] !== v.conn) return;
+        const ws = this.#socket[1];
+        this.#socket = null;
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        try { ws.close(v.code, 'client closing'); } catch { /* already closed */ }
+        return;
+      }
+      case 'request': return this.#request(v);
+      case 'state': {
+        this.#snapshot = null;
+        for (const f of this.#listenersOf('state')) call(f, v);
+        for (const f of this.#listenersOf('change')) call(f);
+        if (v === 'live') {
+          for (const [resolve] of this.#waiters.splice(0)) resolve();
+        } else if (v === 'closed') {
+          const e = tasksyncError('closed', 0, 'the store was closed');
+          for (const [, reject] of this.#waiters.splice(0)) reject(e);
+        }
+        return;
+      }
+      case 'changed': {
+        this.#dropChanged();
+        if (!this.#flushQueued) {
+          this.#flushQueued = true;
+          queueMicrotask(() => {
+            this.#flushQueued = false;
+            for (const f of this.#listenersOf('change')) call(f);
+          });
+        }
+        return;
+      }
+      case 'event': {
+        const handlers = [...this.#listenersOf(v.ty), ...this.#listenersOf('*')];
+        if (handlers.length > 0) {
+          const event = JSON.parse(v.text);
+          for (const f of handlers) call(f, event.payload, event);
+        }
+        return;
+      }
+      case 'settled': {
+        const promise = this.#writes.get(v.write);
+        if (!promise) return;
+        this.#writes.delete(v.write);
+        if ('Ok' in v.result) {
+          promise[0](v.result.Ok === '' ? undefined : JSON.parse(v.result.Ok));
+        } else {
+          const { status, detail } = v.result.Err;
+          promise[1](tasksyncError(detail.code, status, detail.message));
+        }
+        return;
+      }
+      case 'writeFailed': {
+        const { status, detail } = v.refusal;
+        const e = tasksyncError(detail.code, status, detail.message);
+        e.write = v.cmd;
+        for (const f of this.#listenersOf('write:failed')) call(f, e);
+        return;
+      }
+      case 'saveOutbox': {
+        try {
+          this.#outbox?.save(v);
+        } catch (e) {
+          console.warn('tasksync: could not save the outbox', e);
+        }
+        return;
+      }
+      case 'report': {
+        const handlers = this.#listenersOf('error');
+        if (handlers.length === 0) console.warn(`tasksync: ${v}`);
+        const e = tasksyncError('client_error', 0, v);
+        for (const f of handlers) call(f, e);
+        return;
+      }
+    }
+  }
+
+  #open(conn, url) {
+    const WS = this.#WebSocket ?? globalThis.WebSocket;
+    let ws;
+    try {
+      ws = new WS(url);
+    } catch (e) {
+      console.warn('tasksync: could not open the WebSocket', e);
+      return this.#step((en, now) => en.closed(now, conn, 1006));
+    }
+    ws.onmessage = (event) => {
+      if (typeof event.data === 'string') this.#step((en, now) => en.frame(now, conn, event.data));
+    };
+    ws.onclose = (event) => this.#step((en, now) => en.closed(now, conn, event?.code ?? 1006));
+    this.#socket = [conn, ws];
+  }
+
+  async #request({ req, url, http, headers }) {
+    let status = 0;
+    let body = '';
+    try {
+      const init = { method: http.method, headers: Object.fromEntries(headers) };
+      if (http.body != null) init.body = http.body;
+      const resp = await this.#fetch(url, init);
+      status = resp.status;
+      body = await resp.text();
+    } catch {
+      status = 0;
+      body = '';
+    }
+    this.#step((en, now) => en.answer(now, req, status, body));
+  }
+
+  /** One timer for the engine's earliest deadline. */
+  #armTimer() {
+    const due = this.#engine.nextDeadline();
+    const at = due < 0 ? null : due;
+    if ((this.#timer?.[0] ?? null) === at) return;
+    if (this.#timer) clearTimeout(this.#timer[1]);
+    this.#timer = null;
+    if (at === null) return;
+    const handle = setTimeout(() => {
+      this.#timer = null;
+      this.#step((en, now) => en.tick(now));
+    }, Math.max(0, at - Date.now()));
+    this.#timer = [at, handle];
+  }
+
+  /** The browser's online/offline and page visibility, fed to the engine. */
+  #startBackground() {
+    if (this.#background || typeof globalThis.addEventListener !== 'function') return;
+    this.#background = {
+      online: () => this.#step((en, now) => en.online(now, true)),
+      offline: () => this.#step((en, now) => en.online(now, false)),
+      visibilitychange: () => this.#step((en, now) =>
+        en.visible(now, globalThis.document?.visibilityState !== 'hidden')),
+    };
+    for (const [type, f] of Object.entries(this.#background)) globalThis.addEventListener(type, f);
+  }
+
+  #restoreOutbox() {
+    const load = this.#outbox?.load;
+    if (typeof load !== 'function') return;
+    Promise.resolve()
+      .then(() => load.call(this.#outbox))
+      .then((text) => {
+        if (typeof text !== 'string') return;
+        try {
+          this.#engine.restoreOutbox(Date.now(), text);
+        } catch (e) {
+          console.warn(`tasksync: the saved outbox is unreadable: ${e}`);
+        }
+        this.#run();
+      })
+      .catch((e) => console.warn('tasksync: could not load the outbox', e));
+  }
+
+  #listenersOf(type) {
+    return this.#listeners.get(type) ?? [];
+  }
+
+  #listen(type, f) {
+    if (typeof f !== 'function') throw new TypeError('the listener must be a function');
+    if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
+    this.#listeners.get(type).add(f);
+    if (type === '*' || isEventType(type)) this.#engine.setEmitEvents(true);
+    return () => {
+      this.#listeners.get(type)?.delete(f);
+    };
+  }
+
+  // ----- reading: JS objects made once per change, then handed out as they are -----
+
+  #dropChanged() {
+    const [tasks, sessions] = JSON.parse(this.#engine.takeChanges());
+    if (tasks.length === 0 && sessions.length === 0) return;
+    for (const id of tasks) this.#tasks.delete(id);
+    for (const id of sessions) this.#sessions.delete(id);
+    this.#snapshot = null;
+  }
+
+  #task(id) {
+    let t = this.#tasks.get(id);
+    if (t === undefined) {
+      const text = this.#engine.task(id);
+      if (text === undefined) return undefined;
+      t = JSON.parse(text);
+      this.#tasks.set(id, t);
+    }
+    return t;
+  }
+
+  #session(id) {
+    let s = this.#sessions.get(id);
+    if (s === undefined) {
+      const text = this.#engine.session(id);
+      if (text === undefined) return undefined;
+      s = JSON.parse(text);
+      this.#sessions.set(id, s);
+    }
+    return s;
+  }
+
+  // ----- the public API (documented in index.d.ts) -----
+
+  connect() {
+    return new Promise((resolve, reject) => {
+      if (this.#engine.state() === 'live') return resolve();
+      if (typeof (this.#WebSocket ?? globalThis.WebSocket) !== 'function') {
+        return reject(tasksyncError('unsupported', 0,
+          'no WebSocket here: pass options.WebSocket (on Node 20, run with --experimental-websocket)'));
+      }
+      this.#waiters.push([resolve, reject]);
+      this.#startBackground();
+      this.#step((en, now) => en.connect(now));
+    });
+  }
+
+  close() {
+    this.#step((en, now) => en.close(now));
+  }
+
+  get connectionState() {
+    return this.#engine.state();
+  }
+
+  get nextRetryAt() {
+    const at = this.#engine.retryAt();
+    return at < 0 ? undefined : at;
+  }
+
+  get seq() {
+    return this.#engine.seq();
+  }
+
+  get pendingWrites() {
+    return this.#engine.outboxLen();
+  }
+
+  getSnapshot() {
+    this.#dropChanged();
+    if (this.#snapshot === null) {
+      this.#snapshot = {
+        tasks: this.#engine.taskIds().map((id) => this.#task(id)),
+        sessions: this.#engine.sessionIds().map((id) => this.#session(id)),
+        seq: this.#engine.seq(),
+        connectionState: this.#engine.state(),
+      };
+    }
+    return this.#snapshot;
+  }
+
+  getTasks() {
+    return this.getSnapshot().tasks;
+  }
+
+  getTask(id) {
+    this.#dropChanged();
+    return this.#task(String(id));
+  }
+
+  getSessions() {
+    return this.getSnapshot().sessions;
+  }
+
+  getSession(id) {
+    this.#dropChanged();
+    return this.#session(String(id));
+  }
+
+  aggregateStatus(taskId) {
+    return this.#engine.aggregateStatus(String(taskId));
+  }
+
+  subscribe(listener) {
+    return this.#listen('change', listener);
+  }
+
+  on(type, handler) {
+    if (!['*', 'error', 'write:failed'].includes(type) && !isEventType(type)) {
+      throw new TypeError(`unknown event type \`${type}\`; use one of ${eventTypes().join(', ')}, '*', 'error' or 'write:failed'`);
+    }
+    return this.#listen(type, handler);
+  }
+
+  onConnectionChange(listener) {
+    return this.#listen('state', listener);
+  }
+
+  applyMessage(text) {
+    this.#step((en, now) => en.message(now, String(text)));
+  }
+
+  loadSnapshot(text) {
+    this.#step((en, now) => en.loadSnapshot(now, String(text)));
+  }
+
+  /** Starts a write; its promise settles with the server's answer. */
+  #write(cmd) {
+    return new Promise((resolve, reject) => {
+      let text;
+      try {
+        text = JSON.stringify(cmd);
+      } catch (e) {
+        return reject(tasksyncError('validation_failed', 400, `invalid input: ${e.message}`));
+      }
+      let id;
+      try {
+        id = this.#engine.write(Date.now(), text);
+      } catch (e) {
+        return reject(tasksyncError('validation_failed', 400, `invalid input: ${e}`));
+      }
+      this.#writes.set(id, [resolve, reject]);
+      this.#run();
+    });
+  }
+
+  createTask(task) {
+    return this.#write({ op: 'createTask', task });
+  }
+
+  updateTask(id, patch, options) {
+    return this.#write({ op: 'updateTask', id, patch, ifMatch: options?.ifMatch ?? null });
+  }
+
+  deleteTask(id) {
+    return this.#write({ op: 'deleteTask', id });
+  }
+
+  queueTask(taskId, sessionId) {
+    return this.#write({ op: 'queueTask', taskId, sessionId });
+  }
+
+  removeSessionFromTask(taskId, sessionId) {
+    return this.#write({ op: 'removeSession', taskId, sessionId });
+  }
+
+  setSessionStatus(taskId, sessionId, status, notes) {
+    return this.#write({ op: 'setSessionStatus', taskId, sessionId, status, notes: notes ?? null });
+  }
+
+  createSession(session) {
+    return this.#write({ op: 'createSession', session: session ?? {} });
+  }
+
+  activateSession(id) {
+    return this.#write({ op: 'lifecycle', id, action: 'activate' });
+  }
+
+  stopSession(id) {
+    return this.#write({ op: 'lifecycle', id, action: 'stop' });
+  }
+
+  failSession(id, error) {
+    return this.#write({ op: 'lifecycle', id, action: { fail: { error: error ?? null } } });
+  }
+
+  restartSession(id) {
+    return this.#write({ op: 'lifecycle', id, action: 'restart' });
+  }
+
+  deleteSession(id) {
+    return this.#write({ op: 'deleteSession', id });
+  }
+}
