@@ -29,6 +29,53 @@ function call(f, ...args) {
   }
 }
 
+/** An IndexedDB request as a promise. */
+function idb(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/**
+ * The browsers' default outbox storage: IndexedDB database `tasksync`, one
+ * record per store (`<server url> <client id>`). A new store for the same
+ * server adopts every record it finds (earlier page loads, or another open
+ * tab: the writes keep their Idempotency-Keys, so one sent twice lands once)
+ * and deletes them when it first saves its own.
+ */
+export function indexedDbOutbox(url, clientId) {
+  let opened = null;
+  const db = () => (opened ??= new Promise((resolve, reject) => {
+    const request = globalThis.indexedDB.open('tasksync', 1);
+    request.onupgradeneeded = () => request.result.createObjectStore('outbox');
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  }));
+  const prefix = `${url} `;
+  const range = () => IDBKeyRange.bound(prefix, `${prefix}\uffff`);
+  let adopted = [];
+  return {
+    async load() {
+      const records = (await db()).transaction('outbox').objectStore('outbox');
+      const [keys, texts] = await Promise.all([idb(records.getAllKeys(range())), idb(records.getAll(range()))]);
+      adopted = keys.filter((k) => k !== prefix + clientId);
+      const writes = texts.flatMap((t) => { try { return JSON.parse(t); } catch { return []; } });
+      return writes.length > 0 ? JSON.stringify(writes) : null;
+    },
+    save(text) {
+      const gone = adopted;
+      adopted = [];
+      db().then((d) => {
+        const records = d.transaction('outbox', 'readwrite').objectStore('outbox');
+        for (const k of gone) records.delete(k);
+        if (text === '[]') records.delete(prefix + clientId);
+        else records.put(text, prefix + clientId);
+      }).catch((e) => console.warn('tasksync: could not save the outbox', e));
+    },
+  };
+}
+
 /** The statuses a user may move a task to from `from` (the server's rules). */
 export function allowedTaskTransitions(from) {
   return allowed(String(from));
@@ -64,13 +111,18 @@ export class Store {
       throw tasksyncError('unsupported', 0, 'no fetch here: pass options.fetch');
     }
     this.#WebSocket = options.WebSocket;
-    this.#outbox = options.outbox;
     const seed = Math.floor(Math.random() * 2 ** 48);
+    const clientId = seed.toString(16).padStart(12, '0');
+    const base = url.replace(/\/+$/, '');
+    // The outbox outlives a reload in browsers (IndexedDB) unless the caller
+    // passes its own storage, or `null` for memory only (Node's default).
+    this.#outbox = options.outbox !== undefined ? options.outbox
+      : globalThis.indexedDB ? indexedDbOutbox(base, clientId) : null;
     this.#engine = new Engine(JSON.stringify({
-      url: url.replace(/\/+$/, ''),
+      url: base,
       token: typeof options.token === 'string' && options.token !== '' ? options.token : null,
       autoTransition: options.autoTransition ?? true,
-      clientId: seed.toString(16).padStart(12, '0'),
+      clientId,
       seed,
     }));
     this.#restoreOutbox();

@@ -3,7 +3,8 @@
 import { Store, allowedTaskTransitions } from 'tasksync';
 
 const params = new URLSearchParams(location.search);
-const store = new Store({ url: location.origin, token: params.get('token') || undefined });
+// The server that serves this page, or `?server=URL` when the page comes from elsewhere.
+const store = new Store({ url: params.get('server') || location.origin, token: params.get('token') || undefined });
 window.store = store;
 
 const COLUMNS = [['todo', 'To Do'], ['inprogress', 'In Progress'], ['completed', 'Completed'], ['cancelled', 'Cancelled']];

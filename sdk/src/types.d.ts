@@ -106,10 +106,11 @@ export interface StoreOptions {
   /** A fetch function (default: the global `fetch`). */
   fetch?: FetchLike;
   /**
-   * Where the offline outbox is kept across reloads. Default: IndexedDB in
-   * browsers (the package's entry passes one), memory in Node.
+   * Where the offline outbox (writes not yet accepted by the server) is kept
+   * across reloads. Default: IndexedDB in browsers; memory in Node. `null`:
+   * memory only.
    */
-  outbox?: OutboxStorage;
+  outbox?: OutboxStorage | null;
 }
 
 /** Keeps the outbox's text: `load()` once at start, `save()` after every change. */

@@ -152,3 +152,71 @@ test('screenshot of the board for the docs', async () => {
   await page.screenshot({ path: join(root, 'docs', 'board.png') });
   await page.close();
 });
+
+/** The board's files from a plain static server, so the page reloads while tasksync is down. */
+async function serveBoard() {
+  const { createServer } = await import('node:http');
+  const { readFile } = await import('node:fs/promises');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+  const http = createServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    const file = join(boardDir, path === '/' ? 'index.html' : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => http.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${http.address().port}`, close: () => http.close() };
+}
+
+test('a write made offline survives a page reload and lands exactly once', async () => {
+  const statics = await serveBoard();
+  // the page's origin is not the server's: allow it (SPEC's default refuses)
+  await server.stop();
+  server.extraArgs = ['--static', boardDir, '--allow-origin', statics.url];
+  await server.restart();
+  const page = await browser.newPage();
+  const address = `${statics.url}/?server=${encodeURIComponent(server.url)}`;
+  try {
+    await page.goto(address);
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
+    await server.kill();
+    await page.waitForSelector('#connection[data-state="reconnecting"]', { timeout: 5000 });
+    await page.evaluate(() => { window.store.createTask({ id: 'offline-1', title: 'Written offline' }).catch(() => {}); });
+    await card(page, 'offline-1').waitFor({ timeout: 2000 });
+    assert.equal(await page.evaluate(() => window.store.pendingWrites), 1);
+    // kept in IndexedDB, then the page is reloaded while the server is still down
+    await page.waitForFunction(() => new Promise((resolve) => {
+      const open = indexedDB.open('tasksync');
+      open.onsuccess = () => {
+        const all = open.result.transaction('outbox').objectStore('outbox').getAll();
+        all.onsuccess = () => resolve(all.result.some((t) => t.includes('offline-1')));
+        all.onerror = () => resolve(false);
+      };
+      open.onerror = () => resolve(false);
+    }), null, { timeout: 5000 });
+    await page.reload();
+    await card(page, 'offline-1').waitFor({ timeout: 5000 });
+    assert.equal(await page.evaluate(() => window.store.pendingWrites), 1, 'restored after the reload');
+    await server.restart();
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 40_000 });
+    await page.waitForFunction(() => window.store.pendingWrites === 0, null, { timeout: 10_000 });
+    const landed = (await server.ok('GET', '/api/tasks')).filter((t) => t.title === 'Written offline');
+    assert.equal(landed.length, 1);
+    assert.equal(landed[0].id, 'offline-1');
+    // a further reload sends nothing again: the outbox is empty in IndexedDB too
+    const seq = (await server.ok('GET', '/api/snapshot')).seq;
+    await page.reload();
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => window.store.pendingWrites), 0);
+    assert.equal((await server.ok('GET', '/api/snapshot')).seq, seq);
+  } finally {
+    consoleProblems.length = 0;
+    await page.close();
+    statics.close();
+  }
+});

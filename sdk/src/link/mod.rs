@@ -451,10 +451,16 @@ impl Link {
     /// Its writes have no waiting promise: refusals are only `WriteFailed`.
     pub fn restore_outbox(&mut self, now: Millis, text: &str) -> Result<(), String> {
         let saved: Vec<Queued> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        for q in saved {
-            self.next_id = self.next_id.max(q.id);
+        // Saved writes are older than any made since this engine started:
+        // they go first (after a write already on the wire). They get fresh
+        // ids (they may come from several earlier clients) and keep their
+        // keys, so a write the server already has is answered, not redone.
+        let mut at = usize::from(self.inflight_write.is_some());
+        for mut q in saved {
             if !self.outbox.iter().any(|o| o.key == q.key) {
-                self.outbox.push_back(q);
+                q.id = self.fresh();
+                self.outbox.insert(at, q);
+                at += 1;
             }
         }
         self.outbox_changed(now);

@@ -552,9 +552,38 @@ fn offline_writes_wait_in_the_outbox_and_go_out_in_order_with_their_keys() {
     assert_eq!(l.task("t").unwrap().status, TaskStatus::Todo);
     assert_eq!(l.outbox_len(), 0);
     // a saved outbox comes back after a "reload"
+    let saved = saved.unwrap();
     let mut again = link(false);
-    again.restore_outbox(0, &saved.unwrap()).unwrap();
+    again.restore_outbox(0, &saved).unwrap();
     assert_eq!(again.outbox_len(), 2);
+    // ... before a write made while it loaded, once however often it is
+    // loaded, with ids of its own (two earlier clients may have used the same)
+    let mut third = Link::new(Options {
+        client_id: "other".into(),
+        ..link(false).opts
+    });
+    third.handle(0, Input::Online(false));
+    let mine = third.write(0, WriteCmd::DeleteTask { id: "x".into() });
+    third.restore_outbox(0, &saved).unwrap();
+    third.restore_outbox(0, &saved).unwrap();
+    assert_eq!(third.outbox_len(), 3);
+    let last_save = drain(&mut third)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::SaveOutbox(text) => Some(text),
+            _ => None,
+        })
+        .next_back()
+        .unwrap();
+    let kept: Vec<serde_json::Value> = serde_json::from_str(&last_save).unwrap();
+    let old: Vec<serde_json::Value> = serde_json::from_str(&saved).unwrap();
+    assert_eq!(kept[0]["key"], old[0]["key"], "{kept:?}");
+    assert_eq!(kept[1]["key"], old[1]["key"]);
+    assert_eq!(kept[2]["cmd"]["op"], "deleteTask");
+    let ids: std::collections::BTreeSet<u64> =
+        kept.iter().map(|q| q["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(kept[2]["id"].as_u64() == Some(mine));
 }
 
 #[test]
