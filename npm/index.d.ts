@@ -20,6 +20,8 @@ export declare class Store {
   connect(): Promise<void>;
   /** Closes the connection and stops all reconnecting. Pending `connect()`s reject. */
   close(): void;
+  /** Closes the store and releases its WebAssembly memory at once (the garbage collector does it too, later). Do not use the store afterwards. */
+  free(): void;
   readonly connectionState: ConnectionState;
   /** When reconnecting: the time (ms since the epoch) of the next attempt. */
   readonly nextRetryAt: number | undefined;

@@ -367,6 +367,16 @@ export class Store {
     this.#step((en, now) => en.close(now));
   }
 
+  /** Closes the store and releases its WebAssembly memory at once (the garbage collector does it too, later). */
+  free() {
+    if (this.#engine === null) return;
+    this.close();
+    if (this.#timer) clearTimeout(this.#timer[1]);
+    for (const [type, f] of Object.entries(this.#background ?? {})) globalThis.removeEventListener(type, f);
+    this.#engine.free();
+    this.#engine = null;
+  }
+
   get connectionState() {
     return this.#engine.state();
   }

@@ -25,7 +25,7 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "the SDK also passes clippy for wasm32 (the Store's executor is only built there)"
+step "the SDK also passes clippy for wasm32 (its wasm bindings are only built there)"
 cargo clippy -p tasksync-sdk --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "Rust tests (model natively; server against real sockets and SQLite on disk)"

@@ -131,7 +131,7 @@ impl Replica {
         if self
             .tasks
             .get(&task.id)
-            .is_some_and(|t| t.version > task.version)
+            .is_some_and(|t| t.version >= task.version)
         {
             return false;
         }
@@ -144,7 +144,7 @@ impl Replica {
         if self
             .sessions
             .get(&session.id)
-            .is_some_and(|s| s.version > session.version)
+            .is_some_and(|s| s.version >= session.version)
         {
             return false;
         }

@@ -96,6 +96,11 @@ test('two pages: a status change in one shows in the other; a refused one shows 
   assert.deepEqual(offered, ['inprogress', 'completed', 'cancelled']);
   await card(a, 'e2e-4').locator('select').selectOption('completed');
   await column(b, 'completed').locator('[data-task-id="e2e-4"]').waitFor({ timeout: 2000 });
+  // page a settled too (its write answered, the card re-rendered), so the
+  // option injected below is not swept away by a render
+  await column(a, 'completed').locator('[data-task-id="e2e-4"]').waitFor({ timeout: 2000 });
+  await a.waitForFunction(() => window.store.pendingWrites === 0, null, { timeout: 2000 });
+  await a.waitForTimeout(100);
   // a stale choice (the page offered it, the server no longer allows it) is refused with the server's message
   await card(a, 'e2e-4').locator('select').evaluate((s) => { s.add(new Option('To Do', 'todo')); });
   await card(a, 'e2e-4').locator('select').selectOption('todo');

@@ -178,14 +178,20 @@ fn ignores_replayed_seqs_and_stale_versions() {
         "not newer than held"
     );
     assert_eq!((r.task("t").unwrap().version, r.seq()), (3, 4));
+    // The event after a write's answer (or the answer after its event)
+    // carries the version already held: no change, so nothing re-renders.
+    r.take_changes();
+    assert!(!r.observe_task(task("t", 3)), "same version again");
+    assert!(!r.apply(env(5, Event::TaskUpdated { task: task("t", 3) })));
+    assert_eq!(r.take_changes(), (vec![], vec![]));
     r.apply(env(
-        5,
+        6,
         Event::SessionUpdated {
             session: session("s", 4),
         },
     ));
     assert!(!r.apply(env(
-        6,
+        7,
         Event::SessionSpawn {
             session: session("s", 1)
         }
