@@ -326,26 +326,24 @@ export class Store {
     this.#snapshot = null;
   }
 
-  #task(id) {
-    let t = this.#tasks.get(id);
-    if (t === undefined) {
-      const text = this.#engine.task(id);
+  /** The JS object of an entity: parsed once from the engine's JSON, then reused until it changes. */
+  static #cached(cache, id, read) {
+    let v = cache.get(id);
+    if (v === undefined) {
+      const text = read(id);
       if (text === undefined) return undefined;
-      t = JSON.parse(text);
-      this.#tasks.set(id, t);
+      v = JSON.parse(text);
+      cache.set(id, v);
     }
-    return t;
+    return v;
+  }
+
+  #task(id) {
+    return Store.#cached(this.#tasks, id, (i) => this.#engine.task(i));
   }
 
   #session(id) {
-    let s = this.#sessions.get(id);
-    if (s === undefined) {
-      const text = this.#engine.session(id);
-      if (text === undefined) return undefined;
-      s = JSON.parse(text);
-      this.#sessions.set(id, s);
-    }
-    return s;
+    return Store.#cached(this.#sessions, id, (i) => this.#engine.session(i));
   }
 
   // ----- the public API (documented in index.d.ts) -----
