@@ -423,6 +423,24 @@ impl Link {
     /// Makes a write: shown at once, kept in the outbox until the server
     /// answers, sent in order when the link allows.
     pub fn write(&mut self, now: Millis, mut cmd: WriteCmd) -> WriteId {
+        // An id the server would refuse is refused here, before it is shown.
+        if let Some(bad) = [cmd.task_id(), cmd.session_id()]
+            .into_iter()
+            .flatten()
+            .find(|id| !crate::id::is_valid_id(id))
+        {
+            let message =
+                format!("`{bad}` is not a valid id: 1-128 characters of A-Z a-z 0-9 . _ : -");
+            let id = self.fresh();
+            self.actions.push_back(Action::Settled {
+                write: id,
+                result: Err(Refusal {
+                    status: 400,
+                    detail: ErrorBody::new("validation_failed", &message, Some("id")).error,
+                }),
+            });
+            return id;
+        }
         // Ids made here, so the local copy and the server's agree.
         match &mut cmd {
             WriteCmd::CreateTask { task } if task.id.is_none() => {

@@ -740,3 +740,23 @@ fn a_waiting_auto_transition_sets_no_deadline_while_it_cannot_be_sent() {
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     assert_eq!(reqs[0].1.if_match, Some(2));
 }
+
+/// A write naming an id the server would refuse is refused at once, and
+/// nothing is shown or kept for it.
+#[test]
+fn a_write_with_an_invalid_id_is_refused_before_it_is_shown() {
+    let mut l = link(false);
+    live(&mut l, 0, 1, vec![]);
+    drain(&mut l);
+    let new = crate::wire::NewTask {
+        id: Some("a\nb".into()),
+        title: "x".into(),
+        ..Default::default()
+    };
+    let w = l.write(1, WriteCmd::CreateTask { task: new });
+    let actions = drain(&mut l);
+    assert!(actions.iter().any(|a| matches!(a, Action::Settled { write, result: Err(r) } if *write == w && r.status == 400 && r.detail.code == "validation_failed")), "{actions:?}");
+    assert!(requests(&actions).is_empty());
+    assert_eq!(l.outbox_len(), 0);
+    assert!(l.tasks().is_empty());
+}
