@@ -9,7 +9,8 @@ cargo build --release --workspace --locked
 ulimit -n 65536 2>/dev/null || true
 report=$(mktemp)
 "$target_dir/release/tasksync-bench" all --out "$report" "$@"
-(cd npm && TASKSYNC_BIN="$target_dir/release/tasksync" RUST_LOG=warn node bench/replay.js) | tee -a "$report"
+echo >> "$report"
+(cd npm && TASKSYNC_BIN="$target_dir/release/tasksync" RUST_LOG=warn node --expose-gc bench/sdk.js) | tee -a "$report"
 {
   echo "# Benchmarks"
   echo
