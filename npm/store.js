@@ -94,6 +94,9 @@ export class Store {
   #tasks = new Map(); // id -> the JS object handed out, until it changes
   #sessions = new Map();
   #snapshot = null;
+  #dirty = false;
+  #taskIds = [];
+  #sessionIds = [];
   #flushQueued = false;
   #background = null;
 
@@ -130,18 +133,31 @@ export class Store {
 
   // ----- the engine's inputs -----
 
-  /** Feeds one input (`(engine, now) => …`), then runs what the engine asks for. */
+  /** Feeds one input (`(engine, now) => bits`), then runs what the engine asks for. */
   #step(input) {
-    input(this.#engine, Date.now());
-    this.#run();
+    this.#after(input(this.#engine, Date.now()));
   }
 
-  #run() {
-    let text;
-    while ((text = this.#engine.poll()) !== undefined) {
-      this.#execute(JSON.parse(text));
+  /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved. */
+  #after(bits) {
+    if (bits & 1) this.#changed();
+    if (bits & 2) {
+      for (let text; (text = this.#engine.action()) !== undefined;) this.#execute(JSON.parse(text));
     }
-    this.#armTimer();
+    if (bits & 4) this.#armTimer();
+  }
+
+  /** What is shown changed: JS objects are dropped when next read, listeners told once per turn. */
+  #changed() {
+    this.#dirty = true;
+    this.#snapshot = null;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
+        for (const f of this.#listenersOf('change')) call(f);
+      });
+    }
   }
 
   // ----- the engine's actions -----
@@ -167,17 +183,6 @@ export class Store {
         } else if (v === 'closed') {
           const e = tasksyncError('closed', 0, 'the store was closed');
           for (const [, reject] of this.#waiters.splice(0)) reject(e);
-        }
-        return;
-      }
-      case 'changed': {
-        this.#dropChanged();
-        if (!this.#flushQueued) {
-          this.#flushQueued = true;
-          queueMicrotask(() => {
-            this.#flushQueued = false;
-            for (const f of this.#listenersOf('change')) call(f);
-          });
         }
         return;
       }
@@ -260,7 +265,7 @@ export class Store {
 
   /** One timer for the engine's earliest deadline. */
   #armTimer() {
-    const due = this.#engine.nextDeadline();
+    const due = this.#engine.deadline();
     const at = due < 0 ? null : due;
     if ((this.#timer?.[0] ?? null) === at) return;
     if (this.#timer) clearTimeout(this.#timer[1]);
@@ -297,7 +302,7 @@ export class Store {
         } catch (e) {
           console.warn(`tasksync: the saved outbox is unreadable: ${e}`);
         }
-        this.#run();
+        this.#after(this.#engine.pending());
       })
       .catch((e) => console.warn('tasksync: could not load the outbox', e));
   }
@@ -319,10 +324,13 @@ export class Store {
   // ----- reading: JS objects made once per change, then handed out as they are -----
 
   #dropChanged() {
-    const [tasks, sessions] = JSON.parse(this.#engine.takeChanges());
-    if (tasks.length === 0 && sessions.length === 0) return;
-    for (const id of tasks) this.#tasks.delete(id);
-    for (const id of sessions) this.#sessions.delete(id);
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    const changes = this.#engine.takeChanges();
+    if (changes === '\t') return;
+    const [tasks, sessions] = changes.split('\t');
+    if (tasks !== '') for (const id of tasks.split('\n')) this.#tasks.delete(id);
+    if (sessions !== '') for (const id of sessions.split('\n')) this.#sessions.delete(id);
     this.#snapshot = null;
   }
 
@@ -395,9 +403,12 @@ export class Store {
   getSnapshot() {
     this.#dropChanged();
     if (this.#snapshot === null) {
+      // the id lists cross only when they changed (a create or a delete)
+      this.#taskIds = this.#engine.taskIds() ?? this.#taskIds;
+      this.#sessionIds = this.#engine.sessionIds() ?? this.#sessionIds;
       this.#snapshot = {
-        tasks: this.#engine.taskIds().map((id) => this.#task(id)),
-        sessions: this.#engine.sessionIds().map((id) => this.#session(id)),
+        tasks: this.#taskIds.map((id) => this.#task(id)),
+        sessions: this.#sessionIds.map((id) => this.#session(id)),
         seq: this.#engine.seq(),
         connectionState: this.#engine.state(),
       };
@@ -466,7 +477,7 @@ export class Store {
         return reject(tasksyncError('validation_failed', 400, `invalid input: ${e}`));
       }
       this.#writes.set(id, [resolve, reject]);
-      this.#run();
+      this.#after(this.#engine.pending());
     });
   }
 

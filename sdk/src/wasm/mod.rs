@@ -5,8 +5,9 @@
 //! here decides or does I/O; text crosses the boundary as JSON, which
 //! V8's `JSON.parse` turns into objects fastest.
 
-use crate::link::{Input, Link, Millis, Options, Resync, WriteCmd};
+use crate::link::{Action, Input, Link, Millis, Options, Resync, WriteCmd};
 use serde::Deserialize;
+use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
 
 #[derive(Deserialize)]
@@ -22,6 +23,33 @@ struct EngineOptions {
 #[wasm_bindgen]
 pub struct Engine {
     link: Link,
+    /// Actions for `action()`, in order.
+    held: VecDeque<Action>,
+    /// The deadline last reported.
+    deadline: Option<Millis>,
+    /// The task ids last handed out by `taskIds()`, to answer "unchanged".
+    task_ids: Vec<String>,
+    session_ids: Vec<String>,
+}
+
+/// What every input answers, as bits, so the hot path crosses as one number:
+/// the visible state changed (read `takeChanges()` when you next read),
+/// actions wait (`action()`), the deadline moved (`deadline()`).
+const CHANGED: u32 = 1;
+const ACTIONS: u32 = 2;
+const DEADLINE: u32 = 4;
+
+/// `ids` if they differ from `last` (which then becomes them), else nothing.
+fn if_changed<'a>(
+    last: &mut Vec<String>,
+    ids: impl Iterator<Item = &'a str>,
+) -> Option<Vec<String>> {
+    let ids: Vec<&str> = ids.collect();
+    if ids.len() == last.len() && ids.iter().zip(last.iter()).all(|(a, b)| a == b) {
+        return None;
+    }
+    *last = ids.into_iter().map(str::to_owned).collect();
+    Some(last.clone())
 }
 
 fn at(now: f64) -> Millis {
@@ -48,71 +76,101 @@ impl Engine {
                 seed: o.seed,
                 since: None,
             }),
+            held: VecDeque::new(),
+            deadline: None,
+            task_ids: Vec::new(),
+            session_ids: Vec::new(),
         })
     }
 
-    /// The next action as JSON (`{"a": kind, "v": …}`), or nothing.
-    pub fn poll(&mut self) -> Option<String> {
-        self.link.poll_action().map(|a| json(&a))
+    /// Drains the engine after an input: "changed" becomes a bit, other
+    /// actions wait for `action()`. Returns the bits (see `CHANGED`).
+    pub fn pending(&mut self) -> u32 {
+        let mut bits = 0;
+        while let Some(a) = self.link.poll_action() {
+            match a {
+                Action::Changed => bits |= CHANGED,
+                a => self.held.push_back(a),
+            }
+        }
+        if !self.held.is_empty() {
+            bits |= ACTIONS;
+        }
+        let deadline = self.link.next_deadline();
+        if deadline != self.deadline {
+            self.deadline = deadline;
+            bits |= DEADLINE;
+        }
+        bits
+    }
+
+    fn input(&mut self, now: f64, input: Input<'_>) -> u32 {
+        self.link.handle(at(now), input);
+        self.pending()
+    }
+
+    /// The next waiting action as JSON (`{"a": kind, "v": …}`), or nothing.
+    pub fn action(&mut self) -> Option<String> {
+        self.held.pop_front().map(|a| json(&a))
     }
 
     /// When to call `tick()` next (ms since the Unix epoch), or -1.
-    #[wasm_bindgen(js_name = nextDeadline)]
-    pub fn next_deadline(&self) -> f64 {
-        self.link.next_deadline().map_or(-1.0, |t| t as f64)
+    pub fn deadline(&self) -> f64 {
+        self.deadline.map_or(-1.0, |t| t as f64)
     }
 
-    pub fn connect(&mut self, now: f64) {
-        self.link.handle(at(now), Input::Connect);
+    pub fn connect(&mut self, now: f64) -> u32 {
+        self.input(now, Input::Connect)
     }
 
-    pub fn close(&mut self, now: f64) {
-        self.link.handle(at(now), Input::Close);
+    pub fn close(&mut self, now: f64) -> u32 {
+        self.input(now, Input::Close)
     }
 
-    pub fn frame(&mut self, now: f64, conn: f64, text: &str) {
+    pub fn frame(&mut self, now: f64, conn: f64, text: &str) -> u32 {
         let conn = conn as u64;
-        self.link.handle(at(now), Input::Frame { conn, text });
+        self.input(now, Input::Frame { conn, text })
     }
 
-    pub fn closed(&mut self, now: f64, conn: f64, code: u16) {
+    pub fn closed(&mut self, now: f64, conn: f64, code: u16) -> u32 {
         let conn = conn as u64;
-        self.link.handle(at(now), Input::Closed { conn, code });
+        self.input(now, Input::Closed { conn, code })
     }
 
-    pub fn answer(&mut self, now: f64, req: f64, status: u16, body: &str) {
+    pub fn answer(&mut self, now: f64, req: f64, status: u16, body: &str) -> u32 {
         let req = req as u64;
-        self.link
-            .handle(at(now), Input::Answer { req, status, body });
+        self.input(now, Input::Answer { req, status, body })
     }
 
-    pub fn online(&mut self, now: f64, online: bool) {
-        self.link.handle(at(now), Input::Online(online));
+    pub fn online(&mut self, now: f64, online: bool) -> u32 {
+        self.input(now, Input::Online(online))
     }
 
-    pub fn visible(&mut self, now: f64, visible: bool) {
-        self.link.handle(at(now), Input::Visible(visible));
+    pub fn visible(&mut self, now: f64, visible: bool) -> u32 {
+        self.input(now, Input::Visible(visible))
     }
 
-    pub fn tick(&mut self, now: f64) {
-        self.link.handle(at(now), Input::Tick);
+    pub fn tick(&mut self, now: f64) -> u32 {
+        self.input(now, Input::Tick)
     }
 
-    pub fn message(&mut self, now: f64, text: &str) {
-        self.link.handle(at(now), Input::Message(text));
+    pub fn message(&mut self, now: f64, text: &str) -> u32 {
+        self.input(now, Input::Message(text))
     }
 
     #[wasm_bindgen(js_name = loadSnapshot)]
-    pub fn load_snapshot(&mut self, now: f64, text: &str) {
-        self.link.handle(at(now), Input::LoadSnapshot(text));
+    pub fn load_snapshot(&mut self, now: f64, text: &str) -> u32 {
+        self.input(now, Input::LoadSnapshot(text))
     }
 
-    /// A write (`{"op": "createTask", …}` as JSON); its id, or why it is malformed.
+    /// A write (`{"op": "createTask", …}` as JSON); its id, or why it is
+    /// malformed. Call `pending()` after it.
     pub fn write(&mut self, now: f64, cmd: &str) -> Result<f64, String> {
         let cmd: WriteCmd = serde_json::from_str(cmd).map_err(|e| e.to_string())?;
         Ok(self.link.write(at(now), cmd) as f64)
     }
 
+    /// Call `pending()` after it.
     #[wasm_bindgen(js_name = restoreOutbox)]
     pub fn restore_outbox(&mut self, now: f64, text: &str) -> Result<(), String> {
         self.link.restore_outbox(at(now), text)
@@ -142,10 +200,12 @@ impl Engine {
         self.link.outbox_len() as u32
     }
 
-    /// `[taskIds, sessionIds]` whose visible copy changed since the last call, as JSON.
+    /// Ids whose visible copy changed since the last call: tasks, a tab,
+    /// sessions, each list one id per line (ids hold neither character).
     #[wasm_bindgen(js_name = takeChanges)]
     pub fn take_changes(&mut self) -> String {
-        json(&self.link.take_changes())
+        let (tasks, sessions) = self.link.take_changes();
+        format!("{}\t{}", tasks.join("\n"), sessions.join("\n"))
     }
 
     /// One task as the user sees it, as JSON.
@@ -157,15 +217,22 @@ impl Engine {
         self.link.session(id).map(json)
     }
 
-    /// Ids of all tasks, in list order (objects come from `task()`, cached by the caller).
+    /// Ids of all tasks in list order, or nothing if they are the ones
+    /// this returned last (objects come from `task()`, cached by the caller).
     #[wasm_bindgen(js_name = taskIds)]
-    pub fn task_ids(&self) -> Vec<String> {
-        self.link.tasks().iter().map(|t| t.id.clone()).collect()
+    pub fn task_ids(&mut self) -> Option<Vec<String>> {
+        if_changed(
+            &mut self.task_ids,
+            self.link.tasks().iter().map(|t| t.id.as_str()),
+        )
     }
 
     #[wasm_bindgen(js_name = sessionIds)]
-    pub fn session_ids(&self) -> Vec<String> {
-        self.link.sessions().iter().map(|s| s.id.clone()).collect()
+    pub fn session_ids(&mut self) -> Option<Vec<String>> {
+        if_changed(
+            &mut self.session_ids,
+            self.link.sessions().iter().map(|s| s.id.as_str()),
+        )
     }
 
     #[wasm_bindgen(js_name = aggregateStatus)]
