@@ -148,3 +148,28 @@ test('index.d.ts declares exactly the members the Store class has', async () => 
   const actual = new Set(Object.getOwnPropertyNames(Store.prototype).filter((n) => n !== 'constructor'));
   assert.deepEqual([...actual].sort(), [...declared].sort());
 });
+
+test('hostile input: malformed frames and snapshots are reported, bad writes reject with validation_failed, nothing throws', async () => {
+  const store = new Store({ url: 'http://127.0.0.1:1', outbox: null });
+  const errors = [];
+  store.on('error', (e) => errors.push(e));
+  const frames = ['', 'null', '[]', '{"type":1}', '{"type":"task:created","payload":{},"seq":1}', 'x'.repeat(100_000), undefined, null, 42, {}];
+  for (const f of frames) store.applyMessage(f);
+  for (const t of ['', '{}', '{"epoch":"e","seq":1,"tasks":[{"id":1}],"sessions":[]}']) store.loadSnapshot(t);
+  assert.ok(errors.length >= frames.length, `${errors.length} reported`);
+  assert.ok(errors.every((e) => e.code === 'client_error' && typeof e.message === 'string'));
+  const circular = { title: 'x' };
+  circular.self = circular;
+  const bad = [
+    () => store.createTask(undefined), () => store.createTask({ title: 5 }), () => store.createTask({ title: 'x', status: 'nope' }),
+    () => store.createTask({ title: 'x', extra: 1 }), () => store.createTask(circular), () => store.createTask({ id: 'no spaces', title: 'x' }),
+    () => store.updateTask('t', null), () => store.updateTask('t', {}, { ifMatch: 1.5 }),
+    () => store.setSessionStatus('t', 's', 'sleeping'), () => store.setSessionStatus('t', 's', 'working', 5),
+    () => store.queueTask(undefined, undefined), () => store.deleteTask('bad id!'), () => store.createSession('x'),
+    () => store.failSession('s', {}),
+  ];
+  for (const f of bad) await assert.rejects(f(), (e) => e.code === 'validation_failed' && e.status === 400);
+  assert.deepEqual(store.getTasks(), []);
+  assert.equal(store.pendingWrites, 0);
+  store.free();
+});
