@@ -1,4 +1,4 @@
-//! The client sync engine (`tasksync_sdk::link`) against a model of the
+//! Three to five client sync engines (`tasksync_sdk::link`) against a model of the
 //! server built from the server's own rules (`command::apply`), under
 //! thousands of seeded random schedules with a fake clock: frames delayed,
 //! duplicated and replayed out of order, sockets killed, HTTP answers lost
@@ -225,7 +225,8 @@ fn run(seed: u64) -> Result<(), String> {
         ..Default::default()
     };
     model.apply(Command::CreateSession(session)).unwrap();
-    let mut clients: Vec<Client> = (0..3)
+    // three to five engines, racing the same auto-transitions
+    let mut clients: Vec<Client> = (0..3 + seed % 3)
         .map(|i| Client {
             link: Link::new(Options {
                 base_url: "http://sim".into(),
