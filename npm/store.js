@@ -274,6 +274,9 @@ export class Store {
     const handle = setTimeout(() => {
       this.#timer = null;
       this.#step((en, now) => en.tick(now));
+      // A timer may fire a little before the deadline by Date.now(): then
+      // nothing was due, the deadline did not move, and it is armed again.
+      this.#armTimer();
     }, Math.max(0, at - Date.now()));
     this.#timer = [at, handle];
   }
