@@ -9,8 +9,16 @@ import type {
 
 export * from './pkg/types.js';
 
-/** The statuses a user may move a task to from `from` (the server's rules). */
+/** The statuses a user may move a task to from `from` (the server's rules); [] until the engine is loaded. */
 export declare function allowedTaskTransitions(from: TaskStatus): TaskStatus[];
+
+/**
+ * Loads the engine (WebAssembly, shipped inside the package). Stores load it
+ * by themselves on first use (`connect()`, a write, your own transport); until
+ * then a store is empty and `closed`. Await this to use a store synchronously
+ * from the start. In Node the engine is loaded at import.
+ */
+export declare function ready(): Promise<void>;
 
 /** The tasksync store: a live, synced copy of tasks and sessions. */
 export declare class Store {

@@ -1,7 +1,4 @@
-// tasksync for browsers and bundlers: loads the WebAssembly next to this file.
-import init from './pkg/tasksync.js';
-import { Store, allowedTaskTransitions } from './store.js';
-
-await init({ module_or_path: new URL('./pkg/tasksync_bg.wasm', import.meta.url) });
-
-export { Store, allowedTaskTransitions };
+// tasksync for browsers, bundlers and workers. Importing it does nothing:
+// the engine is loaded on first use (`connect()`, a write, or `ready()`).
+export { Store, allowedTaskTransitions } from './store.js';
+export { ready } from './engine.js';

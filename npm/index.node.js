@@ -1,8 +1,9 @@
-// tasksync for Node (>= 20): reads the WebAssembly from disk.
-import { readFile } from 'node:fs/promises';
-import init from './pkg/tasksync.js';
-import { Store, allowedTaskTransitions } from './store.js';
+// tasksync for Node (>= 20): the engine is loaded at import, synchronously,
+// so a Store is usable at once.
+import { gunzipSync } from 'node:zlib';
+import { loadSync, wasmGzipBase64 } from './engine.js';
 
-await init({ module_or_path: await readFile(new URL('./pkg/tasksync_bg.wasm', import.meta.url)) });
+loadSync(gunzipSync(Buffer.from(wasmGzipBase64, 'base64')));
 
-export { Store, allowedTaskTransitions };
+export { Store, allowedTaskTransitions } from './store.js';
+export { ready } from './engine.js';

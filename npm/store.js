@@ -5,6 +5,7 @@
 // Every sync decision (resume, resync, backoff, watchdog, auto-transition,
 // optimistic writes, outbox) is the engine's; nothing here decides.
 import { Engine, allowedTaskTransitions as allowed, eventTypes } from './pkg/tasksync.js';
+import { isLoaded, ready } from './engine.js';
 
 let eventTypeSet = null;
 /** The stream's event types (asked of the engine once it is loaded). */
@@ -76,13 +77,15 @@ export function indexedDbOutbox(url, clientId) {
   };
 }
 
-/** The statuses a user may move a task to from `from` (the server's rules). */
+/** The statuses a user may move a task to from `from` (the server's rules); [] until the engine is loaded. */
 export function allowedTaskTransitions(from) {
-  return allowed(String(from));
+  return isLoaded() ? allowed(String(from)) : [];
 }
 
 export class Store {
-  #engine;
+  #engine = null; // created once the WebAssembly is loaded
+  #config;
+  #deferred = []; // calls made before that, run in order once it is
   #fetch;
   #WebSocket;
   #outbox;
@@ -121,14 +124,35 @@ export class Store {
     // passes its own storage, or `null` for memory only (Node's default).
     this.#outbox = options.outbox !== undefined ? options.outbox
       : globalThis.indexedDB ? indexedDbOutbox(base, clientId) : null;
-    this.#engine = new Engine(JSON.stringify({
+    this.#config = JSON.stringify({
       url: base,
       token: typeof options.token === 'string' && options.token !== '' ? options.token : null,
       autoTransition: options.autoTransition ?? true,
       clientId,
       seed,
-    }));
+    });
+    if (isLoaded()) this.#start();
+  }
+
+  /** Creates the engine (the WebAssembly is loaded) and runs what waited for it. */
+  #start() {
+    if (this.#engine !== null || this.#config === null) return;
+    this.#engine = new Engine(this.#config);
+    for (const type of this.#listeners.keys()) {
+      if (!['change', 'state', '*', 'error', 'write:failed'].includes(type) && !isEventType(type)) {
+        console.warn(`tasksync: on('${type}') is not an event type; it will never be called`);
+      }
+      if (type === '*' || isEventType(type)) this.#engine.setEmitEvents(true);
+    }
     this.#restoreOutbox();
+    for (const call of this.#deferred.splice(0)) call();
+  }
+
+  /** Runs `call` now if the engine is there, else once it is (loading it). */
+  #withEngine(call) {
+    if (this.#engine !== null) return call();
+    this.#deferred.push(call);
+    ready().then(() => this.#start(), (e) => console.error('tasksync: could not load the engine', e));
   }
 
   // ----- the engine's inputs -----
@@ -318,7 +342,7 @@ export class Store {
     if (typeof f !== 'function') throw new TypeError('the listener must be a function');
     if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
     this.#listeners.get(type).add(f);
-    if (type === '*' || isEventType(type)) this.#engine.setEmitEvents(true);
+    if (this.#engine !== null && (type === '*' || isEventType(type))) this.#engine.setEmitEvents(true);
     return () => {
       this.#listeners.get(type)?.delete(f);
     };
@@ -327,7 +351,7 @@ export class Store {
   // ----- reading: JS objects made once per change, then handed out as they are -----
 
   #dropChanged() {
-    if (!this.#dirty) return;
+    if (!this.#dirty || this.#engine === null) return;
     this.#dirty = false;
     const changes = this.#engine.takeChanges();
     if (changes === '\t') return;
@@ -361,23 +385,28 @@ export class Store {
 
   connect() {
     return new Promise((resolve, reject) => {
-      if (this.#engine.state() === 'live') return resolve();
       if (typeof (this.#WebSocket ?? globalThis.WebSocket) !== 'function') {
         return reject(tasksyncError('unsupported', 0,
           'no WebSocket here: pass options.WebSocket (on Node 20, run with --experimental-websocket)'));
       }
-      this.#waiters.push([resolve, reject]);
-      this.#startBackground();
-      this.#step((en, now) => en.connect(now));
+      if (this.#config === null) return reject(tasksyncError('closed', 0, 'the store was freed'));
+      this.#withEngine(() => {
+        if (this.#engine.state() === 'live') return resolve();
+        this.#waiters.push([resolve, reject]);
+        this.#startBackground();
+        this.#step((en, now) => en.connect(now));
+      });
     });
   }
 
   close() {
-    this.#step((en, now) => en.close(now));
+    this.#withEngine(() => this.#step((en, now) => en.close(now)));
   }
 
   /** Closes the store and releases its WebAssembly memory at once (the garbage collector does it too, later). */
   free() {
+    this.#config = null;
+    this.#deferred.length = 0;
     if (this.#engine === null) return;
     this.close();
     if (this.#timer) clearTimeout(this.#timer[1]);
@@ -386,26 +415,29 @@ export class Store {
     this.#engine = null;
   }
 
+  // Before the engine is loaded a store is empty and closed.
   get connectionState() {
-    return this.#engine.state();
+    return this.#engine?.state() ?? 'closed';
   }
 
   get nextRetryAt() {
-    const at = this.#engine.retryAt();
+    const at = this.#engine?.retryAt() ?? -1;
     return at < 0 ? undefined : at;
   }
 
   get seq() {
-    return this.#engine.seq();
+    return this.#engine?.seq() ?? 0;
   }
 
   get pendingWrites() {
-    return this.#engine.outboxLen();
+    return this.#engine?.outboxLen() ?? 0;
   }
 
   getSnapshot() {
     this.#dropChanged();
-    if (this.#snapshot === null) {
+    if (this.#engine === null) {
+      this.#snapshot ??= { tasks: [], sessions: [], seq: 0, connectionState: 'closed' };
+    } else if (this.#snapshot === null) {
       // the id lists cross only when they changed (a create or a delete)
       this.#taskIds = this.#engine.taskIds() ?? this.#taskIds;
       this.#sessionIds = this.#engine.sessionIds() ?? this.#sessionIds;
@@ -425,7 +457,7 @@ export class Store {
 
   getTask(id) {
     this.#dropChanged();
-    return this.#task(String(id));
+    return this.#engine === null ? undefined : this.#task(String(id));
   }
 
   getSessions() {
@@ -434,11 +466,11 @@ export class Store {
 
   getSession(id) {
     this.#dropChanged();
-    return this.#session(String(id));
+    return this.#engine === null ? undefined : this.#session(String(id));
   }
 
   aggregateStatus(taskId) {
-    return this.#engine.aggregateStatus(String(taskId));
+    return this.#engine?.aggregateStatus(String(taskId));
   }
 
   subscribe(listener) {
@@ -446,7 +478,8 @@ export class Store {
   }
 
   on(type, handler) {
-    if (!['*', 'error', 'write:failed'].includes(type) && !isEventType(type)) {
+    // (checked when the engine is loaded, if it is not yet)
+    if (isLoaded() && !['*', 'error', 'write:failed'].includes(type) && !isEventType(type)) {
       throw new TypeError(`unknown event type \`${type}\`; use one of ${eventTypes().join(', ')}, '*', 'error' or 'write:failed'`);
     }
     return this.#listen(type, handler);
@@ -457,15 +490,19 @@ export class Store {
   }
 
   applyMessage(text) {
-    this.#step((en, now) => en.message(now, String(text)));
+    const frame = String(text);
+    this.#withEngine(() => this.#step((en, now) => en.message(now, frame)));
   }
 
   loadSnapshot(text) {
-    this.#step((en, now) => en.loadSnapshot(now, String(text)));
+    const snapshot = String(text);
+    this.#withEngine(() => this.#step((en, now) => en.loadSnapshot(now, snapshot)));
   }
 
   /** Starts a write; its promise settles with the server's answer. */
   #write(cmd) {
+    if (this.#config === null) return Promise.reject(tasksyncError('closed', 0, 'the store was freed'));
+    if (this.#engine === null) return new Promise((resolve) => this.#withEngine(() => resolve(this.#write(cmd))));
     return new Promise((resolve, reject) => {
       let text;
       try {

@@ -173,3 +173,27 @@ test('hostile input: malformed frames and snapshots are reported, bad writes rej
   assert.equal(store.pendingWrites, 0);
   store.free();
 });
+
+test('the default entry (browsers, bundlers, workers) loads the engine on first use: no top-level await, empty and closed until then', async () => {
+  const { execFile } = await import('node:child_process');
+  const entry = new URL('../index.js', import.meta.url).href;
+  await server.ok('POST', '/api/tasks', { id: 'lazy-1', title: 'Loaded lazily' });
+  const script = `
+    import { Store, ready, allowedTaskTransitions } from ${JSON.stringify(entry)};
+    const store = new Store({ url: ${JSON.stringify(server.url)}, outbox: null });
+    const before = { state: store.connectionState, tasks: store.getTasks().length, allowed: allowedTaskTransitions('todo') };
+    store.on('task:created', () => {});
+    await store.connect();
+    const after = { state: store.connectionState, title: store.getTask('lazy-1')?.title, allowed: allowedTaskTransitions('todo') };
+    await ready();
+    store.close();
+    console.log(JSON.stringify({ before, after }));
+  `;
+  const out = await new Promise((resolve, reject) => execFile(process.execPath,
+    ['--experimental-websocket', '--input-type=module', '-e', script], (e, stdout, stderr) => (e ? reject(new Error(stderr)) : resolve(stdout))));
+  const { before, after } = JSON.parse(out);
+  assert.deepEqual(before, { state: 'closed', tasks: 0, allowed: [] });
+  assert.equal(after.state, 'live');
+  assert.equal(after.title, 'Loaded lazily');
+  assert.deepEqual(after.allowed, ['inprogress', 'completed', 'cancelled']);
+});
