@@ -84,5 +84,9 @@ fi
 ./scripts/board.sh "$BOARD_DIR"
 (cd tests/e2e && npm test)
 
+step "bundlers: the packed package in apps built by Vite, webpack (production and development), esbuild and Rollup with default settings, live in Chromium"
+[ -d tests/bundlers/node_modules ] || (cd tests/bundlers && npm ci --no-audit --no-fund)
+(cd tests/bundlers && npm test)
+
 echo
 echo "all tests passed"

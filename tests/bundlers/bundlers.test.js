@@ -1,0 +1,112 @@
+// The packed tasksync tarball in one small app (src/index.js), built by each
+// bundler with its default settings, served, opened in headless Chromium and
+// checked to sync live with the real server: a task created through REST
+// appears on the page. (Rollup has no default for bare imports: it gets
+// @rollup/plugin-node-resolve and nothing else, the minimum every Rollup app has.)
+// TASKSYNC_NPM_DIR=… builds another checkout's package instead of ../../npm.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { Server } from '../../npm/test/helpers.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const npmDir = process.env.TASKSYNC_NPM_DIR ?? join(here, '..', '..', 'npm');
+const run = promisify(execFile);
+const bin = (name) => join(here, 'node_modules', '.bin', name);
+
+/** A page for bundles that do not make their own (all but Vite). */
+const page = (script) => `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><pre id="tasks"></pre><script type="module" src="./${script}"></script>\n`;
+
+const BUNDLERS = {
+  vite: { build: [bin('vite'), ['build', '--outDir', 'dist/vite', '--emptyOutDir']] },
+  'webpack (production)': { build: [bin('webpack'), ['--mode', 'production', '--output-path', 'dist/webpack-prod']], dir: 'webpack-prod', html: page('main.js') },
+  'webpack (development)': { build: [bin('webpack'), ['--mode', 'development', '--output-path', 'dist/webpack-dev']], dir: 'webpack-dev', html: page('main.js') },
+  esbuild: { build: [bin('esbuild'), ['src/index.js', '--bundle', '--outdir=dist/esbuild']], dir: 'esbuild', html: page('index.js') },
+  rollup: { build: [bin('rollup'), ['src/index.js', '--plugin', '@rollup/plugin-node-resolve', '--format', 'es', '--dir', 'dist/rollup']], dir: 'rollup', html: page('index.js') },
+};
+BUNDLERS.vite.dir = 'vite';
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+
+function serve(dir) {
+  const http = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    const file = join(dir, path === '/' ? 'index.html' : path);
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((r) => http.listen(0, '127.0.0.1', () => r({ url: `http://127.0.0.1:${http.address().port}`, close: () => http.close() })));
+}
+
+let server;
+let browser;
+const built = {};
+
+before(async () => {
+  // the packed tarball, as a user gets it (not a workspace link)
+  const packDir = mkdtempSync(join(tmpdir(), 'tasksync-pack-'));
+  await run('npm', ['pack', '--pack-destination', packDir], { cwd: npmDir });
+  const tgz = join(packDir, readdirSync(packDir).find((f) => f.endsWith('.tgz')));
+  await run('npm', ['install', '--no-save', '--no-audit', '--no-fund', tgz], { cwd: here });
+  rmSync(packDir, { recursive: true });
+  rmSync(join(here, 'dist'), { recursive: true, force: true });
+  // every build at once (they are independent); each one's time is reported
+  await Promise.all(Object.entries(BUNDLERS).map(async ([name, b]) => {
+    const t0 = performance.now();
+    try {
+      await run(b.build[0], b.build[1], { cwd: here, maxBuffer: 1 << 24 });
+      if (b.html) writeFileSync(join(here, 'dist', b.dir, 'index.html'), b.html);
+      built[name] = { ms: performance.now() - t0 };
+    } catch (e) {
+      built[name] = { error: `${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}` };
+    }
+  }));
+  server = new Server();
+  server.extraArgs = ['--allow-origin', '*'];
+  await server.restart();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.cleanup();
+});
+
+for (const [name, b] of Object.entries(BUNDLERS)) {
+  test(`${name}, default settings: builds, loads, syncs live`, async () => {
+    assert.ok(!built[name].error, `build failed: ${built[name].error}`);
+    const dir = join(here, 'dist', b.dir);
+    assert.ok(existsSync(join(dir, 'index.html')), 'the build made a page');
+    const statics = await serve(dir);
+    const tab = await browser.newPage();
+    const problems = [];
+    tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    try {
+      await tab.goto(`${statics.url}/?server=${encodeURIComponent(server.url)}`);
+      await tab.waitForSelector('body[data-state="live"]', { state: 'attached', timeout: 15_000 });
+      const title = `made for ${name}`;
+      await server.ok('POST', '/api/tasks', { title });
+      await tab.waitForFunction((t) => document.getElementById('tasks').textContent.includes(t), title, { timeout: 5000 });
+      assert.deepEqual(problems, []);
+      console.log(`${name}: built in ${(built[name].ms / 1000).toFixed(1)} s`);
+    } finally {
+      await tab.close();
+      statics.close();
+    }
+  });
+}
