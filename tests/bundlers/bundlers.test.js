@@ -6,7 +6,7 @@
 // TASKSYNC_NPM_DIR=… builds another checkout's package instead of ../../npm.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
@@ -30,6 +30,8 @@ const BUNDLERS = {
   'webpack (development)': { build: [bin('webpack'), ['--mode', 'development', '--output-path', 'dist/webpack-dev']], dir: 'webpack-dev', html: page('main.js') },
   esbuild: { build: [bin('esbuild'), ['src/index.js', '--bundle', '--outdir=dist/esbuild']], dir: 'esbuild', html: page('index.js') },
   rollup: { build: [bin('rollup'), ['src/index.js', '--plugin', '@rollup/plugin-node-resolve', '--format', 'es', '--dir', 'dist/rollup']], dir: 'rollup', html: page('index.js') },
+  // no bundler: the installed package as files, imported by a module Web Worker
+  'a module Web Worker': { build: ['sh', ['-c', 'mkdir -p dist/worker && cp worker/* dist/worker/ && cp -r node_modules/tasksync dist/worker/tasksync']], dir: 'worker' },
 };
 BUNDLERS.vite.dir = 'vite';
 
@@ -86,26 +88,53 @@ after(async () => {
   await server?.cleanup();
 });
 
+/** Loads the fixture page from `origin` and checks that it syncs live. */
+async function syncsLive(origin, name) {
+  const tab = await browser.newPage();
+  const problems = [];
+  tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  try {
+    await tab.goto(`${origin}/?server=${encodeURIComponent(server.url)}`);
+    await tab.waitForSelector('body[data-state="live"]', { state: 'attached', timeout: 30_000 });
+    const title = `made for ${name}`;
+    await server.ok('POST', '/api/tasks', { title });
+    await tab.waitForFunction((t) => document.getElementById('tasks').textContent.includes(t), title, { timeout: 5000 });
+    assert.deepEqual(problems, []);
+  } finally {
+    await tab.close();
+  }
+}
+
+test('vite dev server, default settings: pre-bundles, loads, syncs live', async () => {
+  const port = await new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+  const vite = spawn(bin('vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort', '--force'], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  vite.stdout.on('data', (d) => { log += d; });
+  vite.stderr.on('data', (d) => { log += d; });
+  try {
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`vite did not start: ${log}`)), 30_000);
+      vite.stdout.on('data', () => { if (log.includes(`:${port}`)) { clearTimeout(t); resolve(); } });
+      vite.once('exit', (code) => reject(new Error(`vite exited ${code}: ${log}`)));
+    });
+    await syncsLive(`http://127.0.0.1:${port}`, 'vite dev');
+    assert.doesNotMatch(log, /error/i, log);
+  } finally {
+    vite.kill();
+  }
+});
+
 for (const [name, b] of Object.entries(BUNDLERS)) {
   test(`${name}, default settings: builds, loads, syncs live`, async () => {
     assert.ok(!built[name].error, `build failed: ${built[name].error}`);
     const dir = join(here, 'dist', b.dir);
     assert.ok(existsSync(join(dir, 'index.html')), 'the build made a page');
     const statics = await serve(dir);
-    const tab = await browser.newPage();
-    const problems = [];
-    tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
     try {
-      await tab.goto(`${statics.url}/?server=${encodeURIComponent(server.url)}`);
-      await tab.waitForSelector('body[data-state="live"]', { state: 'attached', timeout: 15_000 });
-      const title = `made for ${name}`;
-      await server.ok('POST', '/api/tasks', { title });
-      await tab.waitForFunction((t) => document.getElementById('tasks').textContent.includes(t), title, { timeout: 5000 });
-      assert.deepEqual(problems, []);
+      await syncsLive(statics.url, name);
       console.log(`${name}: built in ${(built[name].ms / 1000).toFixed(1)} s`);
     } finally {
-      await tab.close();
       statics.close();
     }
   });
