@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, existsSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,3 +139,37 @@ for (const [name, b] of Object.entries(BUNDLERS)) {
     }
   });
 }
+
+test('examples/react (Vite + React with the hooks), built as a user would: list, "needs you", change status, live', async () => {
+  // copied under this folder, so it resolves react, vite and the installed tarball from here
+  const src = join(here, 'dist', 'example-src');
+  cpSync(join(here, '..', '..', 'examples', 'react'), src, { recursive: true, filter: (f) => !f.includes('node_modules') });
+  await run(bin('vite'), ['build', '--outDir', join(here, 'dist', 'example')], { cwd: src });
+  const statics = await serve(join(here, 'dist', 'example'));
+  const tab = await browser.newPage();
+  const problems = [];
+  tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  try {
+    await server.ok('POST', '/api/tasks', { id: 'ex-1', title: 'Example task' });
+    await server.ok('POST', '/api/sessions', { id: 'ex-agent', taskIds: ['ex-1'] });
+    await tab.goto(`${statics.url}/?server=${encodeURIComponent(server.url)}`);
+    await tab.waitForSelector('#connection[data-state="live"]', { timeout: 15_000 });
+    await tab.waitForSelector('#tasks li[data-task-id="ex-1"]', { timeout: 5000 });
+    // an agent starts (the page moves the task to inprogress), then asks for
+    // input: it shows under "Needs you", live
+    await server.ok('PUT', '/api/tasks/ex-1/sessions/ex-agent/status', { status: 'working' });
+    await tab.waitForSelector('#tasks li[data-task-id="ex-1"][data-status="inprogress"]', { timeout: 5000 });
+    await server.ok('PUT', '/api/tasks/ex-1/sessions/ex-agent/status', { status: 'needs_input', notes: 'Which database?' });
+    await tab.waitForSelector('#needs-you li[data-task-id="ex-1"]', { timeout: 5000 });
+    assert.match(await tab.locator('#needs-you').textContent(), /Which database\?/);
+    // a status change from the page reaches the server
+    await tab.locator('#tasks li[data-task-id="ex-1"] select').selectOption('completed');
+    await tab.waitForSelector('#tasks li[data-task-id="ex-1"][data-status="completed"]', { timeout: 5000 });
+    assert.equal((await server.ok('GET', '/api/tasks/ex-1')).status, 'completed');
+    assert.deepEqual(problems, []);
+  } finally {
+    await tab.close();
+    statics.close();
+  }
+});
