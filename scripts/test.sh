@@ -84,7 +84,7 @@ fi
 ./scripts/board.sh "$BOARD_DIR"
 (cd tests/e2e && npm test)
 
-step "bundlers: the packed package in apps built by Vite, webpack (production and development), esbuild and Rollup with default settings, live in Chromium"
+step "bundlers: the packed package with default settings in Vite (dev and build), webpack (production and development), esbuild, Rollup, a module Web Worker, Next.js (app router, SSR) and examples/react, live in Chromium (about 30 s)"
 [ -d tests/bundlers/node_modules ] || (cd tests/bundlers && npm ci --no-audit --no-fund)
 (cd tests/bundlers && npm test)
 

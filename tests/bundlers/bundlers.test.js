@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { Server } from '../../npm/test/helpers.js';
+import { Server, until } from '../../npm/test/helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const npmDir = process.env.TASKSYNC_NPM_DIR ?? join(here, '..', '..', 'npm');
@@ -160,16 +160,62 @@ test('examples/react (Vite + React with the hooks), built as a user would: list,
     // input: it shows under "Needs you", live
     await server.ok('PUT', '/api/tasks/ex-1/sessions/ex-agent/status', { status: 'working' });
     await tab.waitForSelector('#tasks li[data-task-id="ex-1"][data-status="inprogress"]', { timeout: 5000 });
+    await until(async () => (await server.ok('GET', '/api/tasks/ex-1')).status === 'inprogress', 'the auto-transition to land');
     await server.ok('PUT', '/api/tasks/ex-1/sessions/ex-agent/status', { status: 'needs_input', notes: 'Which database?' });
     await tab.waitForSelector('#needs-you li[data-task-id="ex-1"]', { timeout: 5000 });
     assert.match(await tab.locator('#needs-you').textContent(), /Which database\?/);
     // a status change from the page reaches the server
     await tab.locator('#tasks li[data-task-id="ex-1"] select').selectOption('completed');
     await tab.waitForSelector('#tasks li[data-task-id="ex-1"][data-status="completed"]', { timeout: 5000 });
-    assert.equal((await server.ok('GET', '/api/tasks/ex-1')).status, 'completed');
+    // (shown at once; the server has it once the auto-transition and the change have gone out)
+    await until(async () => (await server.ok('GET', '/api/tasks/ex-1')).status === 'completed', 'the server to have ex-1 completed');
+    assert.equal(await tab.evaluate(() => document.querySelector('#connection').dataset.state), 'live');
     assert.deepEqual(problems, []);
   } finally {
     await tab.close();
     statics.close();
+  }
+});
+
+test('Next.js (app router, the Store in a client component): builds, renders on the server without a socket, syncs live', async () => {
+  const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
+  const dir = join(here, 'next');
+  const t0 = performance.now();
+  await run(bin('next'), ['build'], { cwd: dir, env, maxBuffer: 1 << 24 });
+  const built = performance.now() - t0;
+  const port = await new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+  const next = spawn(bin('next'), ['start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  next.stdout.on('data', (d) => { log += d; });
+  next.stderr.on('data', (d) => { log += d; });
+  try {
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`next did not start: ${log}`)), 30_000);
+      next.stdout.on('data', () => { if (/Ready/.test(log)) { clearTimeout(t); resolve(); } });
+      next.once('exit', (code) => reject(new Error(`next exited ${code}: ${log}`)));
+    });
+    const origin = `http://127.0.0.1:${port}`;
+    // the server-rendered HTML: the page and the (empty, closed) list, no error
+    const html = await (await fetch(origin)).text();
+    assert.match(html, /Rendered on the server/);
+    assert.match(html, /data-state="closed"/);
+    const tab = await browser.newPage();
+    const problems = [];
+    tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    try {
+      await tab.goto(`${origin}/?server=${encodeURIComponent(server.url)}`);
+      await tab.waitForSelector('#state[data-state="live"]', { timeout: 15_000 });
+      const title = 'made for Next.js';
+      await server.ok('POST', '/api/tasks', { title });
+      await tab.waitForFunction((t) => document.getElementById('tasks').textContent.includes(t), title, { timeout: 5000 });
+      assert.deepEqual(problems, []);
+    } finally {
+      await tab.close();
+    }
+    console.log(`next: built in ${(built / 1000).toFixed(1)} s`);
+    assert.doesNotMatch(log, /error/i, log);
+  } finally {
+    next.kill();
   }
 });
