@@ -66,6 +66,11 @@ command -v node >/dev/null 2>&1 || { echo "node (>= 20) is missing" >&2; exit 1;
 cargo build -p tasksync --locked
 (cd npm && npm test)
 
+step "npm package on Node 22 as well (the registry's node@22 package, cached in tests/node22; all but the chaos run)"
+[ -x tests/node22/node_modules/.bin/node ] || (cd tests/node22 && npm ci --no-audit --no-fund)
+(cd npm && PATH="$PWD/../tests/node22/node_modules/.bin:$PATH" node --experimental-websocket --test --test-concurrency=1 \
+  test/store.test.js test/engine.test.js test/sync.test.js test/react.test.js)
+
 step "npm pack: the tarball installs and imports in a fresh project"
 pack_dir=$(mktemp -d)
 (cd npm && npm pack --pack-destination "$pack_dir" >/dev/null)
