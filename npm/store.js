@@ -142,8 +142,8 @@ export class Store {
       if (!['change', 'state', '*', 'error', 'write:failed'].includes(type) && !isEventType(type)) {
         console.warn(`tasksync: on('${type}') is not an event type; it will never be called`);
       }
-      if (type === '*' || isEventType(type)) this.#engine.setEmitEvents(true);
     }
+    this.#wantEvents();
     this.#restoreOutbox();
     for (const call of this.#deferred.splice(0)) call();
   }
@@ -342,10 +342,18 @@ export class Store {
     if (typeof f !== 'function') throw new TypeError('the listener must be a function');
     if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
     this.#listeners.get(type).add(f);
-    if (this.#engine !== null && (type === '*' || isEventType(type))) this.#engine.setEmitEvents(true);
+    this.#wantEvents();
     return () => {
       this.#listeners.get(type)?.delete(f);
+      this.#wantEvents();
     };
+  }
+
+  /** Events cross out of the engine only while some `on()` listener wants them. */
+  #wantEvents() {
+    if (this.#engine === null) return;
+    const wanted = [...this.#listeners].some(([type, fs]) => fs.size > 0 && (type === '*' || isEventType(type)));
+    this.#engine.setEmitEvents(wanted);
   }
 
   // ----- reading: JS objects made once per change, then handed out as they are -----

@@ -66,16 +66,20 @@ impl Engine {
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str) -> Result<Engine, String> {
         let o: EngineOptions = serde_json::from_str(options).map_err(|e| e.to_string())?;
+        let mut link = Link::new(Options {
+            base_url: o.url,
+            token: o.token,
+            auto_transition: o.auto_transition,
+            resync: Resync::Snapshot,
+            client_id: o.client_id,
+            seed: o.seed,
+            since: None,
+        });
+        // Events are copied out for `on()` listeners only once there are some
+        // (`setEmitEvents`): unasked, each cost a JSON round trip per frame.
+        link.set_emit_events(false);
         Ok(Engine {
-            link: Link::new(Options {
-                base_url: o.url,
-                token: o.token,
-                auto_transition: o.auto_transition,
-                resync: Resync::Snapshot,
-                client_id: o.client_id,
-                seed: o.seed,
-                since: None,
-            }),
+            link,
             held: VecDeque::new(),
             deadline: None,
             task_ids: Vec::new(),
