@@ -9,6 +9,7 @@ import wasmGzipBase64 from './pkg/wasm.js';
 
 let loading = null;
 let loaded = false;
+let exports = null;
 
 /** Whether the engine can be used now (synchronously). */
 export function isLoaded() {
@@ -27,7 +28,7 @@ export function ready() {
   loading ??= (async () => {
     const stream = new Blob([gzipBytes()]).stream().pipeThrough(new DecompressionStream('gzip'));
     const bytes = await new Response(stream).arrayBuffer();
-    await init({ module_or_path: bytes });
+    exports = await init({ module_or_path: bytes });
     loaded = true;
   })();
   return loading;
@@ -36,9 +37,14 @@ export function ready() {
 /** Loads the engine at once from already-unzipped bytes (Node's entry). */
 export function loadSync(bytes) {
   if (loaded) return;
-  initSync({ module: bytes });
+  exports = initSync({ module: bytes });
   loaded = true;
   loading = Promise.resolve();
+}
+
+/** The engine's memory (frames are written straight into it). */
+export function memory() {
+  return exports.memory;
 }
 
 export { wasmGzipBase64 };

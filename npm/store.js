@@ -5,7 +5,9 @@
 // Every sync decision (resume, resync, backoff, watchdog, auto-transition,
 // optimistic writes, outbox) is the engine's; nothing here decides.
 import { Engine, allowedTaskTransitions as allowed, eventTypes } from './pkg/tasksync.js';
-import { isLoaded, ready } from './engine.js';
+import { isLoaded, memory, ready } from './engine.js';
+
+const encoder = new TextEncoder();
 
 let eventTypeSet = null;
 /** The stream's event types (asked of the engine once it is loaded). */
@@ -265,7 +267,7 @@ export class Store {
       return this.#step((en, now) => en.closed(now, conn, 1006));
     }
     ws.onmessage = (event) => {
-      if (typeof event.data === 'string') this.#step((en, now) => en.frame(now, conn, event.data));
+      if (typeof event.data === 'string') this.#step((en, now) => en.frameIn(now, conn, this.#inbox(event.data)));
     };
     ws.onclose = (event) => this.#step((en, now) => en.closed(now, conn, event?.code ?? 1006));
     this.#socket = [conn, ws];
@@ -285,6 +287,13 @@ export class Store {
       body = '';
     }
     this.#step((en, now) => en.answer(now, req, status, body));
+  }
+
+  /** Writes a frame into the engine's inbox (`encodeInto`: no string crossing); its length in bytes. */
+  #inbox(text) {
+    const room = text.length * 3; // UTF-16 to UTF-8: at most 3 bytes per unit
+    const at = this.#engine.inbox(room);
+    return encoder.encodeInto(text, new Uint8Array(memory().buffer, at, room)).written;
   }
 
   /** One timer for the engine's earliest deadline. */
@@ -499,7 +508,7 @@ export class Store {
 
   applyMessage(text) {
     const frame = String(text);
-    this.#withEngine(() => this.#step((en, now) => en.message(now, frame)));
+    this.#withEngine(() => this.#step((en, now) => en.messageIn(now, this.#inbox(frame))));
   }
 
   loadSnapshot(text) {

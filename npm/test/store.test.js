@@ -197,3 +197,17 @@ test('the default entry (browsers, bundlers, workers) loads the engine on first 
   assert.equal(after.title, 'Loaded lazily');
   assert.deepEqual(after.allowed, ['inprogress', 'completed', 'cancelled']);
 });
+
+test('frames with any Unicode cross intact (emoji, CJK, a lone surrogate becomes U+FFFD)', () => {
+  const store = new Store({ url: 'http://127.0.0.1:1', outbox: null });
+  const task = { id: 'u-1', title: 'Ünïcödé 日本語', status: 'todo', priority: 'medium', sessionIds: ['s'], sessionProgress: [], createdAt: 't0', updatedAt: 't0', version: 1 };
+  store.loadSnapshot(JSON.stringify({ epoch: 'e', seq: 1, tasks: [task], sessions: [] }));
+  const notes = 'blocked — need the 🔑 ✓ 日本語';
+  store.applyMessage(JSON.stringify({ type: 'task:session_status', payload: { taskId: 'u-1', sessionId: 's', status: 'working', notes, lastUpdated: 't1', version: 2 }, seq: 2 }));
+  assert.equal(store.getTask('u-1').title, 'Ünïcödé 日本語');
+  assert.equal(store.getTask('u-1').sessionProgress[0].notes, notes);
+  store.applyMessage(`{"type":"task:session_status","payload":{"taskId":"u-1","sessionId":"s","status":"blocked","notes":"x\uD800y","lastUpdated":"t2","version":3},"seq":3}`);
+  assert.equal(store.getTask('u-1').sessionProgress[0].notes, 'x\uFFFDy');
+  assert.equal(store.seq, 3);
+  store.free();
+});
