@@ -90,3 +90,9 @@ export async function until(check, what = 'condition', ms = 10_000) {
 export function plain(store) {
   return JSON.parse(JSON.stringify({ tasks: store.getTasks(), sessions: store.getSessions() }));
 }
+
+/** How browser tests launch Chromium (Debian's; downloading one fails on these machines). */
+export const CHROMIUM = {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+};

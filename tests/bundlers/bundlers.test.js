@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { Server, until } from '../../npm/test/helpers.js';
+import { Server, until, CHROMIUM } from '../../npm/test/helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const npmDir = process.env.TASKSYNC_NPM_DIR ?? join(here, '..', '..', 'npm');
@@ -77,10 +77,7 @@ before(async () => {
   server = new Server();
   server.extraArgs = ['--allow-origin', '*'];
   await server.restart();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  browser = await chromium.launch(CHROMIUM);
 });
 
 after(async () => {
@@ -88,15 +85,21 @@ after(async () => {
   await server?.cleanup();
 });
 
-/** Loads the fixture page from `origin` and checks that it syncs live. */
-async function syncsLive(origin, name) {
+/** A tab whose page errors and console errors are collected. */
+async function openTab() {
   const tab = await browser.newPage();
   const problems = [];
   tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  return { tab, problems };
+}
+
+/** Loads the fixture page from `origin` and checks that it syncs live. */
+async function syncsLive(origin, name, live = 'body[data-state="live"]') {
+  const { tab, problems } = await openTab();
   try {
     await tab.goto(`${origin}/?server=${encodeURIComponent(server.url)}`);
-    await tab.waitForSelector('body[data-state="live"]', { state: 'attached', timeout: 30_000 });
+    await tab.waitForSelector(live, { state: 'attached', timeout: 30_000 });
     const title = `made for ${name}`;
     await server.ok('POST', '/api/tasks', { title });
     await tab.waitForFunction((t) => document.getElementById('tasks').textContent.includes(t), title, { timeout: 5000 });
@@ -106,22 +109,30 @@ async function syncsLive(origin, name) {
   }
 }
 
-test('vite dev server, default settings: pre-bundles, loads, syncs live', async () => {
-  const port = await new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
-  const vite = spawn(bin('vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort', '--force'], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+const freePort = () => new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+
+/** Starts a dev or app server and waits until its output names `port`, or says it is ready. */
+async function startApp(command, args, options, port) {
+  const proc = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  vite.stdout.on('data', (d) => { log += d; });
-  vite.stderr.on('data', (d) => { log += d; });
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${command} did not start: ${log}`)), 30_000);
+    proc.stdout.on('data', () => { if (log.includes(`:${port}`) || /Ready/.test(log)) { clearTimeout(t); resolve(); } });
+    proc.once('exit', (code) => reject(new Error(`${command} exited ${code}: ${log}`)));
+  });
+  return { proc, log: () => log };
+}
+
+test('vite dev server, default settings: pre-bundles, loads, syncs live', async () => {
+  const port = await freePort();
+  const vite = await startApp(bin('vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort', '--force'], { cwd: here }, port);
   try {
-    await new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`vite did not start: ${log}`)), 30_000);
-      vite.stdout.on('data', () => { if (log.includes(`:${port}`)) { clearTimeout(t); resolve(); } });
-      vite.once('exit', (code) => reject(new Error(`vite exited ${code}: ${log}`)));
-    });
     await syncsLive(`http://127.0.0.1:${port}`, 'vite dev');
-    assert.doesNotMatch(log, /error/i, log);
+    assert.doesNotMatch(vite.log(), /error/i, vite.log());
   } finally {
-    vite.kill();
+    vite.proc.kill();
   }
 });
 
@@ -146,10 +157,7 @@ test('examples/react (Vite + React with the hooks), built as a user would: list,
   cpSync(join(here, '..', '..', 'examples', 'react'), src, { recursive: true, filter: (f) => !f.includes('node_modules') });
   await run(bin('vite'), ['build', '--outDir', join(here, 'dist', 'example')], { cwd: src });
   const statics = await serve(join(here, 'dist', 'example'));
-  const tab = await browser.newPage();
-  const problems = [];
-  tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  const { tab, problems } = await openTab();
   try {
     await server.ok('POST', '/api/tasks', { id: 'ex-1', title: 'Example task' });
     await server.ok('POST', '/api/sessions', { id: 'ex-agent', taskIds: ['ex-1'] });
@@ -183,39 +191,18 @@ test('Next.js (app router, the Store in a client component): builds, renders on 
   const t0 = performance.now();
   await run(bin('next'), ['build'], { cwd: dir, env, maxBuffer: 1 << 24 });
   const built = performance.now() - t0;
-  const port = await new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
-  const next = spawn(bin('next'), ['start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  next.stdout.on('data', (d) => { log += d; });
-  next.stderr.on('data', (d) => { log += d; });
+  const port = await freePort();
+  const next = await startApp(bin('next'), ['start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, env }, port);
   try {
-    await new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`next did not start: ${log}`)), 30_000);
-      next.stdout.on('data', () => { if (/Ready/.test(log)) { clearTimeout(t); resolve(); } });
-      next.once('exit', (code) => reject(new Error(`next exited ${code}: ${log}`)));
-    });
     const origin = `http://127.0.0.1:${port}`;
     // the server-rendered HTML: the page and the (empty, closed) list, no error
     const html = await (await fetch(origin)).text();
     assert.match(html, /Rendered on the server/);
     assert.match(html, /data-state="closed"/);
-    const tab = await browser.newPage();
-    const problems = [];
-    tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-    try {
-      await tab.goto(`${origin}/?server=${encodeURIComponent(server.url)}`);
-      await tab.waitForSelector('#state[data-state="live"]', { timeout: 15_000 });
-      const title = 'made for Next.js';
-      await server.ok('POST', '/api/tasks', { title });
-      await tab.waitForFunction((t) => document.getElementById('tasks').textContent.includes(t), title, { timeout: 5000 });
-      assert.deepEqual(problems, []);
-    } finally {
-      await tab.close();
-    }
+    await syncsLive(origin, 'Next.js', '#state[data-state="live"]');
     console.log(`next: built in ${(built / 1000).toFixed(1)} s`);
-    assert.doesNotMatch(log, /error/i, log);
+    assert.doesNotMatch(next.log(), /error/i, next.log());
   } finally {
-    next.kill();
+    next.proc.kill();
   }
 });

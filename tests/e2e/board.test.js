@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { Server, serverBinary } from '../../npm/test/helpers.js';
+import { Server, serverBinary, CHROMIUM } from '../../npm/test/helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const boardDir = process.env.BOARD_DIR ?? join(root, 'target', 'board');
@@ -21,10 +21,7 @@ before(async () => {
   server = new Server();
   server.extraArgs = ['--static', boardDir];
   await server.restart();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  browser = await chromium.launch(CHROMIUM);
 });
 
 after(async () => {
