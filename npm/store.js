@@ -332,7 +332,7 @@ export class Store {
     Promise.resolve()
       .then(() => load.call(this.#outbox))
       .then((text) => {
-        if (typeof text !== 'string') return;
+        if (typeof text !== 'string' || this.#engine === null) return; // (freed meanwhile)
         try {
           this.#engine.restoreOutbox(Date.now(), text);
         } catch (e) {
