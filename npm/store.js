@@ -286,7 +286,31 @@ export class Store {
       status = 0;
       body = '';
     }
+    if (this.#engine === null) return; // freed while the request was out
+    const loaded = this.#engine.snapshotsLoaded();
     this.#step((en, now) => en.answer(now, req, status, body));
+    if (this.#engine?.snapshotsLoaded() !== loaded) this.#adoptSnapshot(body);
+  }
+
+  /**
+   * After the engine loaded a snapshot that it now shows exactly (no pending
+   * write laid over it, no event applied since), the JS objects come from one
+   * JSON.parse of it, as the seed's code makes them, rather than one task at
+   * a time out of the engine.
+   */
+  #adoptSnapshot(text) {
+    if (!this.#engine.showsConfirmed()) return;
+    let snap;
+    try {
+      snap = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (snap?.seq !== this.#engine.seq() || !Array.isArray(snap.tasks) || !Array.isArray(snap.sessions)) return;
+    this.#dropChanged();
+    this.#tasks = new Map(snap.tasks.map((t) => [t.id, t]));
+    this.#sessions = new Map(snap.sessions.map((x) => [x.id, x]));
+    this.#snapshot = null;
   }
 
   /** Writes a frame into the engine's inbox (`encodeInto`: no string crossing); its length in bytes. */
@@ -513,7 +537,11 @@ export class Store {
 
   loadSnapshot(text) {
     const snapshot = String(text);
-    this.#withEngine(() => this.#step((en, now) => en.loadSnapshot(now, snapshot)));
+    this.#withEngine(() => {
+      const loaded = this.#engine.snapshotsLoaded();
+      this.#step((en, now) => en.loadSnapshot(now, snapshot));
+      if (this.#engine?.snapshotsLoaded() !== loaded) this.#adoptSnapshot(snapshot);
+    });
   }
 
   /** Starts a write; its promise settles with the server's answer. */

@@ -250,6 +250,8 @@ pub struct Link {
     emit_events: bool,
     changed: bool,
     actions: VecDeque<Action>,
+    /// Snapshots loaded so far.
+    snapshots: u64,
 }
 
 impl Link {
@@ -283,6 +285,7 @@ impl Link {
             emit_events: true,
             changed: false,
             actions: VecDeque::new(),
+            snapshots: 0,
         }
     }
 
@@ -328,6 +331,17 @@ impl Link {
     /// The server's copy alone (for tests and diagnostics).
     pub fn confirmed(&self) -> &Replica {
         &self.replica
+    }
+
+    /// How many snapshots have been loaded (to tell whether an input loaded one).
+    pub fn snapshots_loaded(&self) -> u64 {
+        self.snapshots
+    }
+
+    /// Whether every entity is shown exactly as the server's copy has it
+    /// (no pending write or auto-transition laid over any).
+    pub fn shows_confirmed(&self) -> bool {
+        !self.view.overlays()
     }
 
     /// Writes not yet answered by the server.
@@ -763,6 +777,7 @@ impl Link {
             return;
         }
         self.replica.load_snapshot(snap);
+        self.snapshots += 1;
         self.catch_up = CatchUp::None;
         self.apply_buffered(now);
         self.after_replica_change(now);

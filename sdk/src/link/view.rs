@@ -80,6 +80,11 @@ impl View {
         self.touch(cmd);
     }
 
+    /// Whether any entity is shown other than the server's copy has it.
+    pub fn overlays(&self) -> bool {
+        !self.tasks.is_empty() || !self.sessions.is_empty()
+    }
+
     pub fn touch_task(&mut self, id: &str) {
         self.touched_tasks.insert(id.to_owned());
     }

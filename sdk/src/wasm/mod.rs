@@ -234,6 +234,18 @@ impl Engine {
         self.link.retry_at().map_or(-1.0, |t| t as f64)
     }
 
+    /// How many snapshots have been loaded.
+    #[wasm_bindgen(js_name = snapshotsLoaded)]
+    pub fn snapshots_loaded(&self) -> f64 {
+        self.link.snapshots_loaded() as f64
+    }
+
+    /// Whether every entity is shown exactly as the server's copy has it.
+    #[wasm_bindgen(js_name = showsConfirmed)]
+    pub fn shows_confirmed(&self) -> bool {
+        self.link.shows_confirmed()
+    }
+
     #[wasm_bindgen(js_name = outboxLen)]
     pub fn outbox_len(&self) -> u32 {
         self.link.outbox_len() as u32
