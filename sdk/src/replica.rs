@@ -31,6 +31,8 @@ pub struct Replica {
     seq: u64,
     changed_tasks: BTreeSet<String>,
     changed_sessions: BTreeSet<String>,
+    /// Grows whenever an entity comes or goes (list order can change only then).
+    members: u64,
 }
 
 impl Replica {
@@ -40,6 +42,11 @@ impl Replica {
 
     pub fn epoch(&self) -> Option<&str> {
         self.epoch.as_deref()
+    }
+
+    /// Changes whenever a task or session comes or goes.
+    pub fn members(&self) -> u64 {
+        self.members
     }
 
     /// The seq of the last applied event (or of the snapshot).
@@ -73,6 +80,7 @@ impl Replica {
     pub fn load_snapshot(&mut self, snap: Snapshot) {
         self.changed_tasks.extend(self.tasks.keys().cloned());
         self.changed_sessions.extend(self.sessions.keys().cloned());
+        self.members += 1;
         self.tasks = snap.tasks.into_iter().map(|t| (t.id.clone(), t)).collect();
         self.sessions = snap
             .sessions
@@ -106,6 +114,7 @@ impl Replica {
             Event::TaskCreated { task } | Event::TaskUpdated { task } => self.put_task(task),
             Event::TaskDeleted { task_id } => {
                 let had = self.tasks.remove(&task_id).is_some();
+                self.members += u64::from(had);
                 if had {
                     self.changed_tasks.insert(task_id);
                 }
@@ -119,6 +128,7 @@ impl Replica {
             | Event::SessionUpdated { session } => self.put_session(session),
             Event::SessionDeleted { session_id } => {
                 let had = self.sessions.remove(&session_id).is_some();
+                self.members += u64::from(had);
                 if had {
                     self.changed_sessions.insert(session_id);
                 }
@@ -136,7 +146,9 @@ impl Replica {
             return false;
         }
         self.changed_tasks.insert(task.id.clone());
-        self.tasks.insert(task.id.clone(), task);
+        if self.tasks.insert(task.id.clone(), task).is_none() {
+            self.members += 1;
+        }
         true
     }
 
@@ -149,7 +161,9 @@ impl Replica {
             return false;
         }
         self.changed_sessions.insert(session.id.clone());
-        self.sessions.insert(session.id.clone(), session);
+        if self.sessions.insert(session.id.clone(), session).is_none() {
+            self.members += 1;
+        }
         true
     }
 
@@ -188,6 +202,7 @@ impl Replica {
     /// Drops a task the server answered a delete for (its event may follow).
     pub fn forget_task(&mut self, id: &str) {
         if self.tasks.remove(id).is_some() {
+            self.members += 1;
             self.changed_tasks.insert(id.to_owned());
         }
     }
@@ -195,6 +210,7 @@ impl Replica {
     /// Drops a session the server answered a delete for.
     pub fn forget_session(&mut self, id: &str) {
         if self.sessions.remove(id).is_some() {
+            self.members += 1;
             self.changed_sessions.insert(id.to_owned());
         }
     }

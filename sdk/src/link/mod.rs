@@ -333,6 +333,12 @@ impl Link {
         &self.replica
     }
 
+    /// Changes whenever the set of tasks or sessions shown may have changed
+    /// (their list order can change only then): callers cache `tasks()` ids by it.
+    pub fn members(&self) -> u64 {
+        self.replica.members().wrapping_add(self.view.members())
+    }
+
     /// How many snapshots have been loaded (to tell whether an input loaded one).
     pub fn snapshots_loaded(&self) -> u64 {
         self.snapshots

@@ -20,6 +20,8 @@ pub(super) struct View {
     changed_tasks: BTreeSet<String>,
     changed_sessions: BTreeSet<String>,
     notify: bool,
+    /// Grows whenever an overlay is laid or lifted (it may show or hide an entity).
+    members: u64,
 }
 
 impl View {
@@ -80,6 +82,10 @@ impl View {
         self.touch(cmd);
     }
 
+    pub fn members(&self) -> u64 {
+        self.members
+    }
+
     /// Whether any entity is shown other than the server's copy has it.
     pub fn overlays(&self) -> bool {
         !self.tasks.is_empty() || !self.sessions.is_empty()
@@ -125,7 +131,7 @@ impl View {
                 .collect();
             let auto = autos.contains(id.as_str());
             if mine.is_empty() && !auto {
-                self.tasks.remove(&id);
+                self.members += u64::from(self.tasks.remove(&id).is_some());
             } else {
                 let mut t = replica.task(&id).cloned();
                 for (cmd, at) in mine {
@@ -138,6 +144,7 @@ impl View {
                     // The seed shows the move at once.
                     t.status = TaskStatus::Inprogress;
                 }
+                self.members += 1;
                 self.tasks.insert(id.clone(), t);
             }
             self.changed_tasks.insert(id);
@@ -149,12 +156,13 @@ impl View {
                 .filter(|(c, _)| c.session_id() == Some(id.as_str()))
                 .collect();
             if mine.is_empty() {
-                self.sessions.remove(&id);
+                self.members += u64::from(self.sessions.remove(&id).is_some());
             } else {
                 let mut s = replica.session(&id).cloned();
                 for (cmd, at) in mine {
                     cmd.apply_to_session(&mut s, &rfc3339(*at));
                 }
+                self.members += 1;
                 self.sessions.insert(id.clone(), s);
             }
             self.changed_sessions.insert(id);

@@ -268,3 +268,22 @@ fn frames_from_the_wire_apply() {
         Some("Need API key")
     );
 }
+
+#[test]
+fn members_changes_only_when_an_entity_comes_or_goes() {
+    let mut r = Replica::new();
+    let m0 = r.members();
+    r.apply(env(1, Event::TaskCreated { task: task("t", 1) }));
+    let m1 = r.members();
+    assert_ne!(m1, m0, "a task came");
+    r.apply(env(2, Event::TaskUpdated { task: task("t", 2) }));
+    r.apply(env(3, status("t", "s", SessionStatus::Working, None, 3)));
+    assert_eq!(r.members(), m1, "changes to a task keep the list");
+    r.apply(env(
+        4,
+        Event::TaskDeleted {
+            task_id: "t".into(),
+        },
+    ));
+    assert_ne!(r.members(), m1, "a task went");
+}

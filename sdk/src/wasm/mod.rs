@@ -30,6 +30,9 @@ pub struct Engine {
     /// The task ids last handed out by `taskIds()`, to answer "unchanged".
     task_ids: Vec<String>,
     session_ids: Vec<String>,
+    /// `Link::members()` when each list was last handed out.
+    task_members: Option<u64>,
+    session_members: Option<u64>,
     /// Frames arrive here, written by the caller with `TextEncoder.encodeInto`
     /// (ten times faster than passing a string), see `inbox()`.
     inbox: Vec<u8>,
@@ -87,6 +90,8 @@ impl Engine {
             deadline: None,
             task_ids: Vec::new(),
             session_ids: Vec::new(),
+            task_members: None,
+            session_members: None,
             inbox: Vec::new(),
         })
     }
@@ -272,6 +277,11 @@ impl Engine {
     /// this returned last (objects come from `task()`, cached by the caller).
     #[wasm_bindgen(js_name = taskIds)]
     pub fn task_ids(&mut self) -> Option<Vec<String>> {
+        // nothing came or went: the same list, without sorting it again
+        let members = self.link.members();
+        if self.task_members.replace(members) == Some(members) {
+            return None;
+        }
         if_changed(
             &mut self.task_ids,
             self.link.tasks().iter().map(|t| t.id.as_str()),
@@ -280,6 +290,10 @@ impl Engine {
 
     #[wasm_bindgen(js_name = sessionIds)]
     pub fn session_ids(&mut self) -> Option<Vec<String>> {
+        let members = self.link.members();
+        if self.session_members.replace(members) == Some(members) {
+            return None;
+        }
         if_changed(
             &mut self.session_ids,
             self.link.sessions().iter().map(|s| s.id.as_str()),
