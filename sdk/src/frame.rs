@@ -36,6 +36,9 @@ struct Wire<'a> {
 
 /// Parses one text frame from the server.
 pub fn parse_frame(text: &str) -> Result<Frame, FrameError> {
+    if let Some(frame) = parse_server_layout(text) {
+        return Ok(frame);
+    }
     let wire: Wire = serde_json::from_str(text).map_err(|e| FrameError(e.to_string()))?;
     let payload = wire.payload.map_or("{}", RawValue::get);
     match wire.ty.as_ref() {
@@ -52,6 +55,57 @@ pub fn parse_frame(text: &str) -> Result<Frame, FrameError> {
             Ok(Frame::Event(Envelope { event, seq }))
         }
         other => Ok(Frame::Unknown(other.to_owned())),
+    }
+}
+
+/// The server writes every event as `{"type":"…","payload":{…},"seq":N}`.
+/// Read in that order, the payload is parsed once, straight into its type,
+/// instead of being scanned first to find the type (a third of the cost of
+/// a frame). Anything else — another key order, spaces, an error — takes
+/// the general path, which decides what is malformed.
+fn parse_server_layout(text: &str) -> Option<Frame> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    let (ty, rest) = rest.split_once('"')?;
+    let payload = rest.strip_prefix(r#","payload":"#)?;
+    if !Event::TYPES.contains(&ty) {
+        return None;
+    }
+    let mut source = Prefix {
+        text: payload,
+        end: 0,
+    };
+    let event = event_from(ty, &mut source).ok()?;
+    let seq = payload[source.end..]
+        .strip_prefix(r#","seq":"#)?
+        .strip_suffix('}')?;
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Frame::Event(Envelope {
+        event,
+        seq: seq.parse().ok()?,
+    }))
+}
+
+/// Where a payload is read from.
+trait Source<'a> {
+    fn parse<T: Deserialize<'a>>(&mut self) -> Result<T, serde_json::Error>;
+}
+
+/// One JSON value at the start of `text`; `end` is where it stopped.
+struct Prefix<'a> {
+    text: &'a str,
+    end: usize,
+}
+
+impl<'a> Source<'a> for Prefix<'a> {
+    fn parse<T: Deserialize<'a>>(&mut self) -> Result<T, serde_json::Error> {
+        let mut values = serde_json::Deserializer::from_str(self.text).into_iter::<T>();
+        let value = values
+            .next()
+            .unwrap_or_else(|| Err(serde::de::Error::custom("no payload")))?;
+        self.end = values.byte_offset();
+        Ok(value)
     }
 }
 
@@ -90,31 +144,44 @@ struct SessionIdBody {
 /// read straight into its own struct: serde's derived code for the whole
 /// adjacently-tagged enum is several times larger in WebAssembly, and slower.
 pub fn parse_event(ty: &str, payload: &str) -> Result<Event, serde_json::Error> {
-    use serde_json::from_str;
+    // (the same reader as the one-pass path, so each payload type's parser
+    // is compiled once; here the value must be all there is)
+    let mut source = Prefix {
+        text: payload,
+        end: 0,
+    };
+    let event = event_from(ty, &mut source)?;
+    if !payload[source.end..].trim().is_empty() {
+        return Err(serde::de::Error::custom(
+            "trailing characters after the payload",
+        ));
+    }
+    Ok(event)
+}
+
+fn event_from<'a>(ty: &str, src: &mut impl Source<'a>) -> Result<Event, serde_json::Error> {
     Ok(match ty {
         "task:created" => Event::TaskCreated {
-            task: from_str::<TaskBody>(payload)?.task,
+            task: src.parse::<TaskBody>()?.task,
         },
         "task:updated" => Event::TaskUpdated {
-            task: from_str::<TaskBody>(payload)?.task,
+            task: src.parse::<TaskBody>()?.task,
         },
         "task:deleted" => Event::TaskDeleted {
-            task_id: from_str::<TaskIdBody>(payload)?.task_id,
+            task_id: src.parse::<TaskIdBody>()?.task_id,
         },
-        "task:session_status" => {
-            Event::TaskSessionStatus(from_str::<SessionStatusPayload>(payload)?)
-        }
+        "task:session_status" => Event::TaskSessionStatus(src.parse::<SessionStatusPayload>()?),
         "session:spawn" => Event::SessionSpawn {
-            session: from_str::<SessionBody>(payload)?.session,
+            session: src.parse::<SessionBody>()?.session,
         },
         "session:updated" => Event::SessionUpdated {
-            session: from_str::<SessionBody>(payload)?.session,
+            session: src.parse::<SessionBody>()?.session,
         },
         "session:deleted" => Event::SessionDeleted {
-            session_id: from_str::<SessionIdBody>(payload)?.session_id,
+            session_id: src.parse::<SessionIdBody>()?.session_id,
         },
         "session:active" | "session:stopped" | "session:failed" => {
-            let b: SessionChangeBody = from_str(payload)?;
+            let b: SessionChangeBody = src.parse()?;
             match ty {
                 "session:active" => Event::SessionActive {
                     session_id: b.session_id,
@@ -247,7 +314,53 @@ mod agreement {
                 seq: i as u64 + 1,
             };
             let text = serde_json::to_string(&env).unwrap();
+            // the server's layout takes the one-pass path, and it agrees
+            // with the general one (reached here by reordering the keys)
+            assert_eq!(
+                parse_server_layout(&text),
+                Some(Frame::Event(env.clone())),
+                "{text}"
+            );
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let reordered = format!(
+                r#"{{"seq":{},"type":{},"payload":{}}}"#,
+                v["seq"], v["type"], v["payload"]
+            );
+            assert_eq!(parse_server_layout(&reordered), None);
+            assert_eq!(
+                parse_frame(&reordered).unwrap(),
+                Frame::Event(env.clone()),
+                "{reordered}"
+            );
             assert_eq!(parse_frame(&text).unwrap(), Frame::Event(env), "{text}");
         }
+    }
+
+    /// Near misses of the server's layout are left to the general path,
+    /// which accepts or refuses them on its own terms.
+    #[test]
+    fn the_one_pass_path_takes_only_the_servers_exact_layout() {
+        let ok = r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":7}"#;
+        assert!(parse_server_layout(ok).is_some());
+        for near in [
+            r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":7} "#,
+            r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":-7}"#,
+            r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":7,"x":1}"#,
+            r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":}"#,
+            r#"{"type":"task:deleted","payload":{"taskId":"t"}}"#,
+            r#"{"type":"task:deleted","payload":{"taskId":5},"seq":7}"#,
+            r#"{"type":"task:nope","payload":{"taskId":"t"},"seq":7}"#,
+            r#"{"type":"task:deleted","payload":{"taskId":"t""#,
+            r#"{"type": "task:deleted","payload":{"taskId":"t"},"seq":7}"#,
+        ] {
+            assert_eq!(parse_server_layout(near), None, "{near}");
+        }
+        // whitespace after the last brace is still a valid frame for the general path
+        assert!(
+            parse_frame(r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":7} "#).is_ok()
+        );
+        assert!(
+            parse_frame(r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":-7}"#).is_err()
+        );
     }
 }
