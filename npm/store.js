@@ -164,8 +164,9 @@ export class Store {
     this.#after(input(this.#engine, Date.now()));
   }
 
-  /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved. */
+  /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved, 8 changed ids to drop. */
   #after(bits) {
+    if (bits & 8) this.#dirty = true;
     if (bits & 1) this.#changed();
     if (bits & 2) {
       for (let text; (text = this.#engine.action()) !== undefined;) this.#execute(JSON.parse(text));
@@ -175,7 +176,6 @@ export class Store {
 
   /** What is shown changed: JS objects are dropped when next read, listeners told once per turn. */
   #changed() {
-    this.#dirty = true;
     this.#snapshot = null;
     if (!this.#flushQueued) {
       this.#flushQueued = true;

@@ -355,6 +355,11 @@ impl Link {
         self.outbox.len()
     }
 
+    /// Whether `take_changes()` has anything to list.
+    pub fn has_changes(&self) -> bool {
+        self.view.has_changes()
+    }
+
     /// Ids of tasks and sessions whose visible copy changed since the last call.
     pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
         self.view.take_changes()

@@ -82,6 +82,11 @@ impl View {
         self.touch(cmd);
     }
 
+    /// Whether `take_changes()` has anything to list.
+    pub fn has_changes(&self) -> bool {
+        !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
+    }
+
     pub fn members(&self) -> u64 {
         self.members
     }

@@ -44,6 +44,9 @@ pub struct Engine {
 const CHANGED: u32 = 1;
 const ACTIONS: u32 = 2;
 const DEADLINE: u32 = 4;
+/// `takeChanges()` has ids to list (without it there is nothing to drop, and
+/// no call to make: every string out of wasm costs about a microsecond).
+const LISTED: u32 = 8;
 
 /// `ids` if they differ from `last` (which then becomes them), else nothing.
 fn if_changed<'a>(
@@ -108,6 +111,9 @@ impl Engine {
         }
         if !self.held.is_empty() {
             bits |= ACTIONS;
+        }
+        if self.link.has_changes() {
+            bits |= LISTED;
         }
         let deadline = self.link.next_deadline();
         if deadline != self.deadline {
