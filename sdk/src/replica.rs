@@ -241,6 +241,24 @@ mod tests;
 pub(crate) mod tests_support {
     use crate::model::*;
 
+    /// A bare `todo` task; `createdAt` follows the id, so lists order by id.
+    pub fn task(id: &str, version: u64) -> Task {
+        Task {
+            id: id.into(),
+            title: id.into(),
+            description: None,
+            status: TaskStatus::Todo,
+            priority: Priority::Medium,
+            session_ids: vec![],
+            session_progress: vec![],
+            parent_id: None,
+            project_id: None,
+            created_at: format!("c{id}"),
+            updated_at: "u".into(),
+            version,
+        }
+    }
+
     pub fn full_task() -> Task {
         Task {
             id: "t".into(),

@@ -3,7 +3,6 @@
 //! rules is `server/tests/engine_sim.rs`.)
 
 use super::*;
-use crate::model::Priority;
 
 const EPOCH: &str = "e1";
 
@@ -19,21 +18,11 @@ fn link(auto: bool) -> Link {
     })
 }
 
-fn task(id: &str, version: u64) -> Task {
-    Task {
-        id: id.into(),
-        title: id.into(),
-        description: None,
-        status: TaskStatus::Todo,
-        priority: Priority::Medium,
-        session_ids: vec![],
-        session_progress: vec![],
-        parent_id: None,
-        project_id: None,
-        created_at: format!("c{id}"),
-        updated_at: "u".into(),
-        version,
-    }
+use crate::replica::tests_support::task;
+
+/// The server sends `text` on socket `conn`.
+fn frame(l: &mut Link, now: Millis, conn: ConnId, text: &str) {
+    l.handle(now, Input::Frame { conn, text });
 }
 
 fn drain(l: &mut Link) -> Vec<Action> {
@@ -98,13 +87,7 @@ fn updated_frame(seq: u64, t: &Task) -> String {
 fn live(l: &mut Link, now: Millis, seq: u64, tasks: Vec<Task>) -> ConnId {
     l.handle(now, Input::Connect);
     let (conn, _) = opened(&drain(l)).expect("opens a socket");
-    l.handle(
-        now,
-        Input::Frame {
-            conn,
-            text: &hello(seq, false),
-        },
-    );
+    frame(l, now, conn, &hello(seq, false));
     let reqs = requests(&drain(l));
     assert_eq!(reqs[0].1.path, "/api/snapshot");
     l.handle(
@@ -124,28 +107,10 @@ fn resumes_by_seq_and_epoch_after_a_drop_and_ignores_replays() {
     let mut l = link(false);
     let conn = live(&mut l, 0, 2, vec![task("t", 1)]);
     drain(&mut l);
-    l.handle(
-        10,
-        Input::Frame {
-            conn,
-            text: &status_frame(3, "t", "queued", 2),
-        },
-    );
+    frame(&mut l, 10, conn, &status_frame(3, "t", "queued", 2));
     // a duplicate and an older frame change nothing
-    l.handle(
-        11,
-        Input::Frame {
-            conn,
-            text: &status_frame(3, "t", "working", 2),
-        },
-    );
-    l.handle(
-        12,
-        Input::Frame {
-            conn,
-            text: &status_frame(2, "t", "working", 2),
-        },
-    );
+    frame(&mut l, 11, conn, &status_frame(3, "t", "working", 2));
+    frame(&mut l, 12, conn, &status_frame(2, "t", "working", 2));
     assert_eq!(l.seq(), 3);
     assert_eq!(
         l.task("t").unwrap().session_progress[0].status,
@@ -156,13 +121,7 @@ fn resumes_by_seq_and_epoch_after_a_drop_and_ignores_replays() {
     let at = l.retry_at().unwrap();
     assert!((20..=520).contains(&at), "first retry within 0.5 s: {at}");
     // a frame from the dead socket is ignored
-    l.handle(
-        21,
-        Input::Frame {
-            conn,
-            text: &status_frame(4, "t", "working", 3),
-        },
-    );
+    frame(&mut l, 21, conn, &status_frame(4, "t", "working", 3));
     assert_eq!(l.seq(), 3);
     l.handle(at, Input::Tick);
     let (conn2, url) = opened(&drain(&mut l)).unwrap();
@@ -197,20 +156,8 @@ fn a_new_epoch_resyncs_from_a_snapshot_and_skips_buffered_events_it_covers() {
     l.handle(10_000, Input::Frame { conn, text: other });
     let reqs = requests(&drain(&mut l));
     let mut t = task("new", 1);
-    l.handle(
-        10_001,
-        Input::Frame {
-            conn,
-            text: &status_frame(2, "new", "queued", 2),
-        },
-    );
-    l.handle(
-        10_001,
-        Input::Frame {
-            conn,
-            text: &status_frame(3, "new", "queued", 3),
-        },
-    );
+    frame(&mut l, 10_001, conn, &status_frame(2, "new", "queued", 2));
+    frame(&mut l, 10_001, conn, &status_frame(3, "new", "queued", 3));
     assert_eq!(l.state(), ConnState::Syncing);
     t.version = 2;
     let snap = serde_json::to_string(&Snapshot::<Task, Session> {
@@ -256,13 +203,7 @@ fn backoff_grows_with_full_jitter_to_the_cap_and_resets_after_a_sync() {
     now = l.retry_at().unwrap();
     l.handle(now, Input::Tick);
     let (conn, _) = opened(&drain(&mut l)).unwrap();
-    l.handle(
-        now,
-        Input::Frame {
-            conn,
-            text: &hello(0, true),
-        },
-    );
+    frame(&mut l, now, conn, &hello(0, true));
     assert_eq!(l.state(), ConnState::Live);
     l.handle(now, Input::Closed { conn, code: 1006 });
     assert!(l.retry_at().unwrap() - now <= 500, "reset after a sync");
@@ -279,13 +220,7 @@ fn the_watchdog_gives_up_on_a_hung_handshake_and_a_silent_link() {
     let at = l.retry_at().unwrap();
     l.handle(at, Input::Tick);
     let (conn, _) = opened(&drain(&mut l)).unwrap();
-    l.handle(
-        at,
-        Input::Frame {
-            conn,
-            text: &hello(0, false),
-        },
-    );
+    frame(&mut l, at, conn, &hello(0, false));
     let reqs = requests(&drain(&mut l));
     l.handle(
         at,
@@ -295,13 +230,7 @@ fn the_watchdog_gives_up_on_a_hung_handshake_and_a_silent_link() {
             body: &snapshot(0, vec![]),
         },
     );
-    l.handle(
-        at + 59_000,
-        Input::Frame {
-            conn,
-            text: &wire::ping_frame(),
-        },
-    );
+    frame(&mut l, at + 59_000, conn, &wire::ping_frame());
     l.handle(at + 100_000, Input::Tick);
     assert_eq!(l.state(), ConnState::Live, "a ping keeps it alive");
     l.handle(at + 119_000, Input::Tick);
@@ -320,26 +249,14 @@ fn working_then_blocked_still_moves_the_task_once_with_the_current_version() {
     let mut l = link(true);
     let conn = live(&mut l, 0, 1, vec![task("t", 1)]);
     drain(&mut l);
-    l.handle(
-        100,
-        Input::Frame {
-            conn,
-            text: &status_frame(2, "t", "working", 2),
-        },
-    );
+    frame(&mut l, 100, conn, &status_frame(2, "t", "working", 2));
     assert_eq!(
         l.task("t").unwrap().status,
         TaskStatus::Inprogress,
         "shown at once"
     );
     assert_eq!(l.confirmed().task("t").unwrap().status, TaskStatus::Todo);
-    l.handle(
-        120,
-        Input::Frame {
-            conn,
-            text: &status_frame(3, "t", "blocked", 3),
-        },
-    );
+    frame(&mut l, 120, conn, &status_frame(3, "t", "blocked", 3));
     assert!(requests(&drain(&mut l)).is_empty(), "waits its jitter");
     let due = l.next_deadline().unwrap();
     assert!((150..=350).contains(&due), "{due}");
@@ -366,13 +283,7 @@ fn working_then_blocked_still_moves_the_task_once_with_the_current_version() {
             body: &body,
         },
     );
-    l.handle(
-        due + 6,
-        Input::Frame {
-            conn,
-            text: &updated_frame(4, &done),
-        },
-    );
+    frame(&mut l, due + 6, conn, &updated_frame(4, &done));
     assert_eq!(l.task("t").unwrap().status, TaskStatus::Inprogress);
     assert_eq!(
         l.next_deadline(),
@@ -385,20 +296,8 @@ fn working_then_blocked_still_moves_the_task_once_with_the_current_version() {
 fn a_412_from_a_lost_race_stays_quiet_and_another_refusal_rolls_back() {
     let mut l = link(true);
     let conn = live(&mut l, 0, 1, vec![task("a", 1), task("b", 1)]);
-    l.handle(
-        1,
-        Input::Frame {
-            conn,
-            text: &status_frame(2, "a", "working", 2),
-        },
-    );
-    l.handle(
-        1,
-        Input::Frame {
-            conn,
-            text: &status_frame(3, "b", "working", 2),
-        },
-    );
+    frame(&mut l, 1, conn, &status_frame(2, "a", "working", 2));
+    frame(&mut l, 1, conn, &status_frame(3, "b", "working", 2));
     drain(&mut l);
     l.handle(1_000, Input::Tick);
     let reqs = requests(&drain(&mut l));
@@ -415,13 +314,7 @@ fn a_412_from_a_lost_race_stays_quiet_and_another_refusal_rolls_back() {
     );
     let mut moved = task("a", 3);
     moved.status = TaskStatus::Inprogress;
-    l.handle(
-        1_002,
-        Input::Frame {
-            conn,
-            text: &updated_frame(4, &moved),
-        },
-    );
+    frame(&mut l, 1_002, conn, &updated_frame(4, &moved));
     // b: refused for another reason — the local move is rolled back and reported
     let refusal = ErrorBody::new("invalid_transition", "no", None).to_text();
     l.handle(
@@ -480,13 +373,7 @@ fn offline_writes_wait_in_the_outbox_and_go_out_in_order_with_their_keys() {
     let at = l.retry_at().unwrap();
     l.handle(at, Input::Tick);
     let (conn, _) = opened(&drain(&mut l)).unwrap();
-    l.handle(
-        at,
-        Input::Frame {
-            conn,
-            text: &hello(1, true),
-        },
-    );
+    frame(&mut l, at, conn, &hello(1, true));
     let reqs = requests(&drain(&mut l));
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].1.path, "/api/tasks/t/queue");
@@ -629,22 +516,10 @@ fn brought_frames_and_snapshots_use_the_same_machine() {
 fn a_gap_or_an_event_before_the_hello_resumes_from_the_last_event_held() {
     let mut l = link(false);
     let conn = live(&mut l, 0, 3, vec![task("a", 1)]);
-    l.handle(
-        1,
-        Input::Frame {
-            conn,
-            text: &status_frame(4, "a", "queued", 2),
-        },
-    );
+    frame(&mut l, 1, conn, &status_frame(4, "a", "queued", 2));
     assert_eq!(l.seq(), 4);
     // seq 5 never came
-    l.handle(
-        2,
-        Input::Frame {
-            conn,
-            text: &status_frame(6, "a", "blocked", 4),
-        },
-    );
+    frame(&mut l, 2, conn, &status_frame(6, "a", "blocked", 4));
     let actions = drain(&mut l);
     assert!(
         actions.contains(&Action::Close { conn, code: 1000 }),
@@ -662,13 +537,7 @@ fn a_gap_or_an_event_before_the_hello_resumes_from_the_last_event_held() {
     l.handle(60_000, Input::Tick);
     let (conn, url) = opened(&drain(&mut l)).expect("reconnects");
     assert!(url.contains("since=4"), "{url}");
-    l.handle(
-        60_001,
-        Input::Frame {
-            conn,
-            text: &status_frame(5, "a", "working", 3),
-        },
-    );
+    frame(&mut l, 60_001, conn, &status_frame(5, "a", "working", 3));
     assert_eq!(l.seq(), 4);
     assert_eq!(l.state(), ConnState::Reconnecting);
 }
@@ -699,13 +568,7 @@ fn a_gap_on_the_callers_own_transport_is_reported_and_applied() {
 fn a_waiting_auto_transition_sets_no_deadline_while_it_cannot_be_sent() {
     let mut l = link(true);
     let conn = live(&mut l, 0, 1, vec![task("t", 1)]);
-    l.handle(
-        100,
-        Input::Frame {
-            conn,
-            text: &status_frame(2, "t", "working", 2),
-        },
-    );
+    frame(&mut l, 100, conn, &status_frame(2, "t", "working", 2));
     drain(&mut l);
     l.handle(101, Input::Closed { conn, code: 1006 });
     let retry = l.retry_at().expect("reconnecting");
@@ -727,13 +590,7 @@ fn a_waiting_auto_transition_sets_no_deadline_while_it_cannot_be_sent() {
     // connected again, it goes out
     l.handle(600, Input::Connect);
     let (conn, _) = opened(&drain(&mut l)).unwrap();
-    l.handle(
-        601,
-        Input::Frame {
-            conn,
-            text: &hello(2, true),
-        },
-    );
+    frame(&mut l, 601, conn, &hello(2, true));
     assert_eq!(l.state(), ConnState::Live);
     // (it was due long ago: it goes out at once)
     let reqs = requests(&drain(&mut l));

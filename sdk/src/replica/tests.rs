@@ -1,23 +1,8 @@
 use super::*;
 use crate::frame::{Frame, parse_frame};
-use crate::model::{Priority, SessionLifecycle, SpawnSource};
+use crate::model::{SessionLifecycle, SpawnSource};
 
-fn task(id: &str, version: u64) -> Task {
-    Task {
-        id: id.into(),
-        title: format!("T {id}"),
-        description: None,
-        status: TaskStatus::Todo,
-        priority: Priority::Medium,
-        session_ids: vec![],
-        session_progress: vec![],
-        parent_id: None,
-        project_id: None,
-        created_at: "2026-01-01T00:00:00.000Z".into(),
-        updated_at: "2026-01-01T00:00:00.000Z".into(),
-        version,
-    }
-}
+use crate::replica::tests_support::task;
 
 fn session(id: &str, version: u64) -> Session {
     Session {
