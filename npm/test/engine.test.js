@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from 'tasksync';
-import { Server, until, plain } from './helpers.js';
+import { Server, until, equalsServer } from './helpers.js';
 
 test('working then blocked 20 ms later, five stores open: the task moves exactly once', async () => {
   const server = await Server.start();
@@ -28,10 +28,8 @@ test('working then blocked 20 ms later, five stores open: the task moves exactly
     const updates = events.filter((e) => e.type === 'task:updated' && e.payload.task.id === 'brief');
     assert.equal(updates.length, 1, JSON.stringify(updates));
     assert.equal(updates[0].payload.task.status, 'inprogress');
-    const snap = await server.ok('GET', '/api/snapshot');
     for (const s of stores) {
-      await until(() => s.seq === snap.seq, 'caught up');
-      assert.deepEqual(plain(s), { tasks: snap.tasks, sessions: snap.sessions });
+      await equalsServer(s, server, 'every store equals the server');
       s.close();
     }
   } finally {
@@ -61,9 +59,7 @@ test('a write made while the server is stopped is shown at once and lands exactl
     const { events } = await server.ok('GET', '/api/events?since=0');
     assert.equal(events.filter((e) => e.type === 'task:updated').length, 1, 'moved once');
     assert.equal(events.filter((e) => e.type === 'task:created').length, 2, 'created once');
-    const snap = await server.ok('GET', '/api/snapshot');
-    await until(() => store.seq === snap.seq, 'caught up');
-    assert.deepEqual(plain(store), { tasks: snap.tasks, sessions: snap.sessions });
+    await equalsServer(store, server, 'the store equals the server');
     store.close();
   } finally {
     await server.cleanup();

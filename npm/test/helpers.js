@@ -1,6 +1,7 @@
 // Test helpers: the real `tasksync serve` on 127.0.0.1:0 with a temporary
 // database (restartable on the same file and port), a tiny REST client,
 // and waiting for a condition without fixed sleeps.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,6 +90,13 @@ export async function until(check, what = 'condition', ms = 10_000) {
 /** A plain copy of the store's view, comparable with GET /api/snapshot. */
 export function plain(store) {
   return JSON.parse(JSON.stringify({ tasks: store.getTasks(), sessions: store.getSessions() }));
+}
+
+/** Waits until `store` is live at the server's head, then checks it holds exactly the server's state. */
+export async function equalsServer(store, server, what = 'the store equals the server') {
+  const snap = await server.ok('GET', '/api/snapshot');
+  await until(() => store.connectionState === 'live' && store.seq === snap.seq, `${what}: store at seq ${snap.seq}`, 20_000);
+  assert.deepEqual(plain(store), { tasks: snap.tasks, sessions: snap.sessions }, what);
 }
 
 /** How browser tests launch Chromium (Debian's; downloading one fails on these machines). */

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from 'tasksync';
-import { Server, until, plain } from './helpers.js';
+import { Server, until, plain, equalsServer } from './helpers.js';
 
 let server;
 before(async () => { server = await Server.start(); });
@@ -35,11 +35,7 @@ test('each event type changes the store as the seed says', async () => {
   await store.connect();
   const seen = [];
   store.on('*', (payload, event) => seen.push(event.type));
-  const sync = async (what) => {
-    const snap = await server.ok('GET', '/api/snapshot');
-    await until(() => store.seq === snap.seq, what);
-    assert.deepEqual(plain(store), { tasks: snap.tasks, sessions: snap.sessions }, what);
-  };
+  const sync = (what) => equalsServer(store, server, what);
   await server.ok('POST', '/api/tasks', { id: 'ev-1', title: 'Fix auth bug' });
   await sync('task:created');
   assert.equal(store.getTask('ev-1').status, 'todo');

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Store } from 'tasksync';
-import { Server, until, plain } from './helpers.js';
+import { Server, until, equalsServer } from './helpers.js';
 
 /** A store whose fetch and WebSocket are counted. */
 function counted(server, options = {}) {
@@ -27,11 +27,6 @@ function counted(server, options = {}) {
   return { store, counts };
 }
 
-async function equalsServer(store, server, what) {
-  const snap = await server.ok('GET', '/api/snapshot');
-  await until(() => store.connectionState === 'live' && store.seq === snap.seq, `${what}: store at seq ${snap.seq}`, 20_000);
-  assert.deepEqual(plain(store), { tasks: snap.tasks, sessions: snap.sessions }, what);
-}
 
 test('killed and restarted on the same database: reconnects and resumes without a snapshot', async () => {
   const server = await Server.start();
