@@ -6,6 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+# Every test run has a ceiling, so a hung child (a dev server nobody stopped, a socket
+# nobody closed) fails the run with a message instead of holding CI until its own limit.
+# timeout signals the whole process group, children included.
+bounded() {
+  local limit=$1; shift
+  local rc=0
+  timeout --kill-after=15s "$limit" "$@" || rc=$?
+  [ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "TIMED OUT after $limit: $*" >&2
+  return "$rc"
+}
 
 step "toolchain"
 if ! command -v cargo >/dev/null 2>&1; then
@@ -29,7 +39,7 @@ step "the SDK also passes clippy for wasm32 (its wasm bindings are only built th
 cargo clippy -p tasksync-sdk --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "Rust tests (model natively; server against real sockets and SQLite on disk)"
-cargo test --workspace --locked
+bounded 25m cargo test --workspace --locked
 
 step "schemathesis: the live server against docs/openapi.json (no 5xx, every response as documented)"
 SCHEMATHESIS_VERSION=4.32.5
@@ -51,7 +61,7 @@ done
 # A fixed seed keeps CI reproducible; SCHEMATHESIS_SEED=random explores afresh.
 st_seed=${SCHEMATHESIS_SEED:-20261124}
 st_rc=0
-"$schemathesis" --config-file tests/schemathesis/schemathesis.toml run docs/openapi.json \
+bounded 10m "$schemathesis" --config-file tests/schemathesis/schemathesis.toml run docs/openapi.json \
   --url "$st_url" --checks all --exclude-checks ensure_resource_availability --max-examples 50 --workers 1 \
   $([ "$st_seed" = random ] || echo --seed "$st_seed") || st_rc=$?
 kill "$st_pid"; wait "$st_pid" 2>/dev/null || true
@@ -64,11 +74,11 @@ command -v node >/dev/null 2>&1 || { echo "node (>= 20) is missing" >&2; exit 1;
 ./npm/build.sh
 (cd npm && npx tsc -p .)
 cargo build -p tasksync --locked
-(cd npm && npm test)
+(cd npm && bounded 10m npm test)
 
 step "npm package on Node 22 as well (the registry's node@22 package, cached in tests/node22; all but the chaos run)"
 [ -x tests/node22/node_modules/.bin/node ] || (cd tests/node22 && npm ci --no-audit --no-fund)
-(cd npm && PATH="$PWD/../tests/node22/node_modules/.bin:$PATH" node --experimental-websocket --test --test-concurrency=1 \
+(cd npm && PATH="$PWD/../tests/node22/node_modules/.bin:$PATH" bounded 10m node --experimental-websocket --test --test-concurrency=1 \
   test/store.test.js test/engine.test.js test/sync.test.js test/react.test.js)
 
 step "npm pack: the tarball installs and imports in a fresh project"
@@ -87,11 +97,11 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 [ -d tests/e2e/node_modules ] || (cd tests/e2e && npm ci --no-audit --no-fund)
 ./scripts/board.sh "$BOARD_DIR"
-(cd tests/e2e && npm test)
+(cd tests/e2e && bounded 10m npm test)
 
 step "bundlers: the packed package with default settings in Vite (dev and build), webpack (production and development), esbuild, Rollup, a module Web Worker, Next.js (app router, SSR) and examples/react, live in Chromium (about 30 s)"
 [ -d tests/bundlers/node_modules ] || (cd tests/bundlers && npm ci --no-audit --no-fund)
-(cd tests/bundlers && npm test)
+(cd tests/bundlers && bounded 10m npm test)
 
 echo
 echo "all tests passed"

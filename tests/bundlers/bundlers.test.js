@@ -111,18 +111,28 @@ async function syncsLive(origin, name, live = 'body[data-state="live"]') {
 
 const freePort = () => new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 
-/** Starts a dev or app server and waits until its output names `port`, or says it is ready. */
+/** Starts a dev or app server and waits until its output names `port`, or says it is ready.
+ * Colour is off (CI=1 turns it on in Vite's picocolors) and escapes are stripped anyway, so
+ * `127.0.0.1:\x1b[1m4173` still matches; on any failure the child is killed, or it would keep
+ * `node --test` alive for ever. */
 async function startApp(command, args, options, port) {
-  const proc = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...(options.env ?? process.env), NO_COLOR: '1', FORCE_COLOR: '0' };
+  const proc = spawn(command, args, { ...options, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
+  const plain = () => log.replace(/\x1b\[[0-9;]*m/g, '');
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${command} did not start: ${log}`)), 30_000);
-    proc.stdout.on('data', () => { if (log.includes(`:${port}`) || /Ready/.test(log)) { clearTimeout(t); resolve(); } });
-    proc.once('exit', (code) => reject(new Error(`${command} exited ${code}: ${log}`)));
-  });
-  return { proc, log: () => log };
+  try {
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${command} did not start: ${plain()}`)), 30_000);
+      proc.stdout.on('data', () => { if (plain().includes(`:${port}`) || /Ready/.test(plain())) { clearTimeout(t); resolve(); } });
+      proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`${command} exited ${code}: ${plain()}`)); });
+    });
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  }
+  return { proc, log: plain };
 }
 
 test('vite dev server, default settings: pre-bundles, loads, syncs live', async () => {
