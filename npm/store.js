@@ -164,14 +164,69 @@ export class Store {
     this.#after(input(this.#engine, Date.now()));
   }
 
-  /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved, 8 changed ids to drop. */
-  #after(bits) {
+  /**
+   * Feeds a frame (`input(engine, now, bytes in the inbox)`). It is parsed
+   * here too, once: when the engine answers that the frame made one plain
+   * change, the new object is built from this parse (`#plain`) instead of
+   * being read out of the engine.
+   */
+  #frame(text, input) {
+    let parsed;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined; // (the engine reports it)
+    }
+    const len = this.#inbox(text);
+    this.#after(input(this.#engine, Date.now(), len), parsed);
+  }
+
+  /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved, 8 changed ids to drop, 16–255 a plain change (see `#plain`). */
+  #after(bits, parsed) {
     if (bits & 8) this.#dirty = true;
+    if (bits & 0x70) {
+      // (the engine read the frame, so JSON.parse did too; if ever not, nothing cached is trusted)
+      if (parsed?.payload !== undefined) this.#plain(bits, parsed.payload);
+      else this.#tasks.clear(), this.#sessions.clear();
+    }
     if (bits & 1) this.#changed();
     if (bits & 2) {
       for (let text; (text = this.#engine.action()) !== undefined;) this.#execute(JSON.parse(text));
     }
     if (bits & 4) this.#armTimer();
+  }
+
+  /**
+   * A frame's one plain change (`link::Plain` in the engine, which decided
+   * it and took the entity off its changes list): the new object from the
+   * frame's own payload, or the last one with the one progress entry the
+   * engine named replaced. Objects that changed are new objects; the others
+   * keep their identity.
+   */
+  #plain(bits, p) {
+    switch ((bits >>> 4) & 7) {
+      case 1: this.#tasks.set(p.task.id, p.task); break;
+      case 2: this.#tasks.delete(p.taskId); break;
+      case 3: this.#sessions.set(p.session.id, p.session); break;
+      case 4: this.#sessions.delete(p.sessionId); break;
+      case 5: {
+        const last = this.#tasks.get(p.taskId);
+        if (last === undefined) break; // never read: it comes out of the engine when it is
+        const entry = { sessionId: p.sessionId, status: p.status, lastUpdated: p.lastUpdated };
+        if (p.notes != null) entry.notes = p.notes;
+        const sessionProgress = last.sessionProgress.slice();
+        sessionProgress[bits >>> 8] = entry;
+        // (a copy, then assignments: a third faster in V8 than overriding in the spread)
+        const task = { ...last };
+        if (bits & 128) task.sessionIds = [...last.sessionIds, p.sessionId];
+        task.sessionProgress = sessionProgress;
+        task.version = p.version;
+        task.updatedAt = p.lastUpdated;
+        this.#tasks.set(p.taskId, task);
+        break;
+      }
+    }
+    this.#snapshot = null;
   }
 
   /** What is shown changed: JS objects are dropped when next read, listeners told once per turn. */
@@ -267,7 +322,7 @@ export class Store {
       return this.#step((en, now) => en.closed(now, conn, 1006));
     }
     ws.onmessage = (event) => {
-      if (typeof event.data === 'string') this.#step((en, now) => en.frameIn(now, conn, this.#inbox(event.data)));
+      if (typeof event.data === 'string') this.#frame(event.data, (en, now, len) => en.frameIn(now, conn, len));
     };
     ws.onclose = (event) => this.#step((en, now) => en.closed(now, conn, event?.code ?? 1006));
     this.#socket = [conn, ws];
@@ -532,7 +587,7 @@ export class Store {
 
   applyMessage(text) {
     const frame = String(text);
-    this.#withEngine(() => this.#step((en, now) => en.messageIn(now, this.#inbox(frame))));
+    this.#withEngine(() => this.#frame(frame, (en, now, len) => en.messageIn(now, len)));
   }
 
   loadSnapshot(text) {

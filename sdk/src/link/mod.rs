@@ -218,6 +218,37 @@ enum CatchUp {
     External,
 }
 
+/// How one frame changed what the user sees, when it was a single event
+/// applied to the server's copy of one entity that is shown exactly as the
+/// server has it (no pending write or auto-transition over it), and nothing
+/// else changed. An executor that parsed the frame itself can then build
+/// the new object from its own parse instead of reading it out of the engine
+/// (`Link::take_plain`). What to build is decided here; the executor only
+/// copies fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plain {
+    /// The task is the event's `task`, as it is.
+    TaskPut,
+    /// The task (`taskId`) is gone.
+    TaskGone,
+    /// The session is the event's `session`, as it is.
+    SessionPut,
+    /// The session (`sessionId`) is gone.
+    SessionGone,
+    /// A `task:session_status`: the task is its previous copy with
+    /// `sessionProgress[index]` set to the event's session, status, notes
+    /// and `lastUpdated` (`index` = length: appended), the session id
+    /// appended to `sessionIds` if `new_id`, and `version` and `updatedAt`
+    /// (= `lastUpdated`) from the event.
+    Progress { index: usize, new_id: bool },
+}
+
+impl Plain {
+    fn of_task(self) -> bool {
+        !matches!(self, Plain::SessionPut | Plain::SessionGone)
+    }
+}
+
 /// The engine. See the module documentation.
 #[derive(Debug)]
 pub struct Link {
@@ -252,6 +283,11 @@ pub struct Link {
     actions: VecDeque<Action>,
     /// Snapshots loaded so far.
     snapshots: u64,
+    /// Events applied during the current input, and the last one's plain change.
+    applied: u32,
+    plain_candidate: Option<(Plain, String)>,
+    /// The last input's plain change, for `take_plain()`.
+    plain: Option<Plain>,
 }
 
 impl Link {
@@ -286,6 +322,9 @@ impl Link {
             changed: false,
             actions: VecDeque::new(),
             snapshots: 0,
+            applied: 0,
+            plain_candidate: None,
+            plain: None,
         }
     }
 
@@ -365,6 +404,15 @@ impl Link {
         self.view.take_changes()
     }
 
+    /// What the last input changed, if it was one plain change (see `Plain`).
+    /// Taking it also takes that entity off the `take_changes()` list: the
+    /// caller builds the new object itself.
+    pub fn take_plain(&mut self) -> Option<Plain> {
+        let plain = self.plain.take()?;
+        self.view.take_changes();
+        Some(plain)
+    }
+
     /// Whether to emit `Action::Event` (the caller has `on()` listeners).
     pub fn set_emit_events(&mut self, on: bool) {
         self.emit_events = on;
@@ -400,6 +448,14 @@ impl Link {
     // ----- input -----
 
     pub fn handle(&mut self, now: Millis, input: Input<'_>) {
+        // A plain change needs a clean start: nothing on the changes list
+        // that the caller has not taken yet.
+        // (and a frame: only then has the caller parsed what was applied)
+        let clean =
+            !self.view.has_changes() && matches!(input, Input::Frame { .. } | Input::Message(_));
+        self.plain = None;
+        self.applied = 0;
+        self.plain_candidate = None;
         match input {
             Input::Connect => self.connect(now),
             Input::Close => self.close(),
@@ -443,6 +499,13 @@ impl Link {
         self.pump_writes(now);
         self.fire_autos(now);
         self.flush_changes();
+        if clean
+            && self.applied == 1
+            && let Some((plain, id)) = self.plain_candidate.take()
+            && self.view.only_changed(plain.of_task(), &id)
+        {
+            self.plain = Some(plain);
+        }
     }
 
     /// Makes a write: shown at once, kept in the outbox until the server
@@ -764,7 +827,11 @@ impl Link {
             }
             _ => None,
         };
-        self.replica.apply(env);
+        let candidate = self.plain_change(&env.event);
+        if self.replica.apply(env) {
+            self.applied += 1;
+            self.plain_candidate = candidate;
+        }
         if self.emit_events {
             self.actions.push_back(Action::Event {
                 ty,
@@ -781,6 +848,36 @@ impl Link {
         }
         self.after_replica_change(now);
         true
+    }
+
+    /// What applying `event` would change in plain terms, and on which entity.
+    fn plain_change(&self, event: &Event) -> Option<(Plain, String)> {
+        Some(match event {
+            Event::TaskCreated { task } | Event::TaskUpdated { task } => {
+                (Plain::TaskPut, task.id.clone())
+            }
+            Event::TaskDeleted { task_id } => (Plain::TaskGone, task_id.clone()),
+            Event::TaskSessionStatus(p) => {
+                // (a patch of the previous copy: that must be the server's too)
+                if self.view.overlaid(&p.task_id) {
+                    return None;
+                }
+                let t = self.replica.task(&p.task_id)?;
+                let progress = &t.session_progress;
+                let index = progress
+                    .iter()
+                    .position(|x| x.session_id == p.session_id)
+                    .unwrap_or(progress.len());
+                let new_id = !t.session_ids.contains(&p.session_id);
+                (Plain::Progress { index, new_id }, p.task_id.clone())
+            }
+            Event::SessionSpawn { session }
+            | Event::SessionActive { session, .. }
+            | Event::SessionStopped { session, .. }
+            | Event::SessionFailed { session, .. }
+            | Event::SessionUpdated { session } => (Plain::SessionPut, session.id.clone()),
+            Event::SessionDeleted { session_id } => (Plain::SessionGone, session_id.clone()),
+        })
     }
 
     fn snapshot_loaded(&mut self, now: Millis, snap: Snapshot) {

@@ -617,3 +617,69 @@ fn a_write_with_an_invalid_id_is_refused_before_it_is_shown() {
     assert_eq!(l.outbox_len(), 0);
     assert!(l.tasks().is_empty());
 }
+
+/// A frame that makes one change to an entity shown as the server has it is
+/// named (`take_plain`), so the caller can build the object from its own
+/// parse; anything less simple is not, and stays on the changes list.
+#[test]
+fn one_plain_change_per_frame_is_named_and_taken_off_the_changes_list() {
+    let mut l = link(false);
+    let conn = live(&mut l, 0, 1, vec![task("a", 1), task("b", 1)]);
+    l.take_changes();
+    assert_eq!(l.take_plain(), None, "a snapshot is not a plain change");
+
+    // a new session's status: appended, and its id is new
+    frame(&mut l, 1, conn, &status_frame(2, "a", "blocked", 2));
+    assert_eq!(
+        l.take_plain(),
+        Some(Plain::Progress {
+            index: 0,
+            new_id: true
+        })
+    );
+    assert!(!l.has_changes(), "taken off the changes list");
+    // the same session again: replaced in place
+    frame(&mut l, 2, conn, &status_frame(3, "a", "queued", 3));
+    assert_eq!(
+        l.take_plain(),
+        Some(Plain::Progress {
+            index: 0,
+            new_id: false
+        })
+    );
+    // a whole task
+    let mut b = task("b", 2);
+    b.title = "B2".into();
+    frame(&mut l, 3, conn, &updated_frame(4, &b));
+    assert_eq!(l.take_plain(), Some(Plain::TaskPut));
+    assert_eq!(l.task("b").unwrap().title, "B2");
+
+    // nothing applied (a replay, a stale version): nothing named
+    frame(&mut l, 4, conn, &status_frame(4, "a", "working", 9));
+    frame(&mut l, 5, conn, &status_frame(5, "a", "working", 3));
+    assert_eq!(l.take_plain(), None);
+
+    // changes the caller has not taken yet: not plain, everything listed
+    frame(&mut l, 6, conn, &status_frame(6, "b", "working", 3));
+    l.take_plain(); // (taken: the list is clean again)
+    l.write(
+        7,
+        WriteCmd::UpdateTask {
+            id: "b".into(),
+            patch: TaskPatch {
+                title: Some("mine".into()),
+                ..Default::default()
+            },
+            if_match: None,
+        },
+    );
+    assert!(l.has_changes());
+    frame(&mut l, 8, conn, &status_frame(7, "a", "working", 4));
+    assert_eq!(l.take_plain(), None);
+    assert_eq!(l.take_changes().0, vec!["a".to_owned(), "b".to_owned()]);
+    // a task under a pending write is not shown as the server has it
+    frame(&mut l, 9, conn, &status_frame(8, "b", "blocked", 4));
+    assert_eq!(l.take_plain(), None);
+    assert_eq!(l.task("b").unwrap().title, "mine");
+    assert_eq!(l.take_changes().0, vec!["b".to_owned()]);
+}

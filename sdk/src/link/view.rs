@@ -87,6 +87,34 @@ impl View {
         !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
     }
 
+    /// Whether the task is shown other than the server has it.
+    pub fn overlaid(&self, task_id: &str) -> bool {
+        self.tasks.contains_key(task_id) || self.touched_tasks.contains(task_id)
+    }
+
+    /// Whether exactly this one entity changed, and it is shown as the
+    /// server's copy (no overlay, nothing waiting to be recomputed).
+    pub fn only_changed(&self, task: bool, id: &str) -> bool {
+        let (changed, others, overlaid) = if task {
+            (
+                &self.changed_tasks,
+                &self.changed_sessions,
+                self.tasks.contains_key(id),
+            )
+        } else {
+            (
+                &self.changed_sessions,
+                &self.changed_tasks,
+                self.sessions.contains_key(id),
+            )
+        };
+        !overlaid
+            && !self.dirty()
+            && others.is_empty()
+            && changed.len() == 1
+            && changed.contains(id)
+    }
+
     pub fn members(&self) -> u64 {
         self.members
     }

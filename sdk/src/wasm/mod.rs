@@ -5,7 +5,7 @@
 //! here decides or does I/O; text crosses the boundary as JSON, which
 //! V8's `JSON.parse` turns into objects fastest.
 
-use crate::link::{Action, Input, Link, Millis, Options, Resync, WriteCmd};
+use crate::link::{Action, Input, Link, Millis, Options, Plain, Resync, WriteCmd};
 use serde::Deserialize;
 use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
@@ -47,6 +47,28 @@ const DEADLINE: u32 = 4;
 /// `takeChanges()` has ids to list (without it there is nothing to drop, and
 /// no call to make: every string out of wasm costs about a microsecond).
 const LISTED: u32 = 8;
+/// Bits 4–6: a plain change (`link::Plain`) the caller builds itself from
+/// its own parse of the frame: 1 task put, 2 task gone, 3 session put,
+/// 4 session gone, 5 progress; bit 7: the session id is new on the task;
+/// bits 8 and up: the progress index.
+const PLAIN_SHIFT: u32 = 4;
+const NEW_ID: u32 = 128;
+const INDEX_SHIFT: u32 = 8;
+
+fn plain_bits(p: Plain) -> u32 {
+    use Plain::*;
+    let (kind, rest) = match p {
+        TaskPut => (1, 0),
+        TaskGone => (2, 0),
+        SessionPut => (3, 0),
+        SessionGone => (4, 0),
+        Progress { index, new_id } => (
+            5,
+            (index as u32) << INDEX_SHIFT | if new_id { NEW_ID } else { 0 },
+        ),
+    };
+    kind << PLAIN_SHIFT | rest
+}
 
 /// `ids` if they differ from `last` (which then becomes them), else nothing.
 fn if_changed<'a>(
@@ -111,6 +133,9 @@ impl Engine {
         }
         if !self.held.is_empty() {
             bits |= ACTIONS;
+        }
+        if let Some(plain) = self.link.take_plain() {
+            bits |= plain_bits(plain);
         }
         if self.link.has_changes() {
             bits |= LISTED;
