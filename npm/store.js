@@ -96,6 +96,7 @@ export class Store {
   #listeners = new Map(); // type -> Set<function>
   #waiters = []; // pending connect(): [resolve, reject]
   #writes = new Map(); // write id -> [resolve, reject]
+  #inboxView = null; // the engine's inbox, as bytes (see #inbox)
   #tasks = new Map(); // id -> the JS object handed out, until it changes
   #sessions = new Map();
   #snapshot = null;
@@ -371,8 +372,14 @@ export class Store {
   /** Writes a frame into the engine's inbox (`encodeInto`: no string crossing); its length in bytes. */
   #inbox(text) {
     const room = text.length * 3; // UTF-16 to UTF-8: at most 3 bytes per unit
-    const at = this.#engine.inbox(room);
-    return encoder.encodeInto(text, new Uint8Array(memory().buffer, at, room)).written;
+    let view = this.#inboxView;
+    // (a view of memory that has grown since is detached: its length is 0)
+    if (view === null || view.byteLength < room) {
+      const capacity = Math.max(room, 16384);
+      const at = this.#engine.inbox(capacity); // (may grow the memory: its buffer is read after)
+      view = this.#inboxView = new Uint8Array(memory().buffer, at, capacity);
+    }
+    return encoder.encodeInto(text, view).written;
   }
 
   /** One timer for the engine's earliest deadline. */

@@ -217,13 +217,15 @@ impl Replica {
 
     /// Ids changed since the last call (tasks, sessions), and forgets them.
     pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
+        let (tasks, sessions) = self.take_change_sets();
+        (tasks.into_iter().collect(), sessions.into_iter().collect())
+    }
+
+    /// `take_changes()` as the sets they are kept in (no copy).
+    pub fn take_change_sets(&mut self) -> (BTreeSet<String>, BTreeSet<String>) {
         (
-            std::mem::take(&mut self.changed_tasks)
-                .into_iter()
-                .collect(),
-            std::mem::take(&mut self.changed_sessions)
-                .into_iter()
-                .collect(),
+            std::mem::take(&mut self.changed_tasks),
+            std::mem::take(&mut self.changed_sessions),
         )
     }
 

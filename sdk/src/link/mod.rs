@@ -409,7 +409,7 @@ impl Link {
     /// caller builds the new object itself.
     pub fn take_plain(&mut self) -> Option<Plain> {
         let plain = self.plain.take()?;
-        self.view.take_changes();
+        self.view.clear_changes();
         Some(plain)
     }
 
@@ -1259,7 +1259,7 @@ impl Link {
     /// After the server's copy changed: cancel auto-transitions of tasks
     /// that left `todo`, and recompute what the user sees.
     fn after_replica_change(&mut self, now: Millis) {
-        let (tasks, sessions) = self.replica.take_changes();
+        let (tasks, sessions) = self.replica.take_change_sets();
         if tasks.is_empty() && sessions.is_empty() && !self.view.dirty() {
             return;
         }

@@ -133,20 +133,43 @@ impl View {
     }
 
     /// The server's copy of these changed.
-    pub fn replica_changed(&mut self, tasks: Vec<String>, sessions: Vec<String>) {
+    pub fn replica_changed(&mut self, tasks: BTreeSet<String>, sessions: BTreeSet<String>) {
         self.notify |= !tasks.is_empty() || !sessions.is_empty();
-        for id in tasks {
-            if self.tasks.contains_key(&id) {
-                self.touched_tasks.insert(id.clone());
-            }
-            self.changed_tasks.insert(id);
+        Self::mark(
+            &self.tasks,
+            &mut self.touched_tasks,
+            &mut self.changed_tasks,
+            tasks,
+        );
+        Self::mark(
+            &self.sessions,
+            &mut self.touched_sessions,
+            &mut self.changed_sessions,
+            sessions,
+        );
+    }
+
+    /// Entities with an overlay are recomputed; all are listed as changed.
+    fn mark<T>(
+        overlays: &HashMap<String, Option<T>>,
+        touched: &mut BTreeSet<String>,
+        changed: &mut BTreeSet<String>,
+        ids: BTreeSet<String>,
+    ) {
+        if !overlays.is_empty() {
+            touched.extend(ids.iter().filter(|id| overlays.contains_key(*id)).cloned());
         }
-        for id in sessions {
-            if self.sessions.contains_key(&id) {
-                self.touched_sessions.insert(id.clone());
-            }
-            self.changed_sessions.insert(id);
+        if changed.is_empty() {
+            *changed = ids;
+        } else {
+            changed.extend(ids);
         }
+    }
+
+    /// Forgets the changes list (its caller has what it needs).
+    pub fn clear_changes(&mut self) {
+        self.changed_tasks.clear();
+        self.changed_sessions.clear();
     }
 
     /// Recomputes touched entities; true if anything visible may have changed.
