@@ -1,10 +1,9 @@
 //! The tasksync server: a REST API over tasks and sessions, an ordered
 //! WebSocket event stream with resume, and SQLite storage, behind secure
 //! defaults. `run` serves on a listener until a shutdown future resolves; the
-//! `tasksync` binary (see `cmd`) only parses arguments and calls it.
+//! `tasksync` binary (`src/cli/`) only parses arguments and calls it.
 
 pub mod api;
-pub mod cmd;
 pub mod command;
 pub mod error;
 pub mod events;

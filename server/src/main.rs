@@ -1,5 +1,8 @@
-//! The `tasksync` binary: everything lives in the library.
+//! The `tasksync` binary: the command line (`cli/`), over the server library
+//! (`tasksync_server`) for `serve` and the SDK's wire types for the rest.
+
+mod cli;
 
 fn main() {
-    std::process::exit(tasksync_server::cmd::main());
+    std::process::exit(cli::main());
 }

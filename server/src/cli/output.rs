@@ -2,7 +2,7 @@
 //! terminal and never when `NO_COLOR` is set.
 
 use std::io::IsTerminal;
-use tasksync_sdk::{AggregateStatus, SessionLifecycle, SessionStatus, TaskStatus};
+use tasksync_sdk::{AggregateStatus, SessionStatus};
 
 /// Whether to colour stdout.
 pub fn colour() -> bool {
@@ -51,14 +51,6 @@ pub fn paint(text: &str, word: &str, on: bool) -> String {
         (true, Some(c)) => format!("\x1b[{c}m{text}\x1b[0m"),
         _ => text.to_owned(),
     }
-}
-
-pub fn task_status(s: TaskStatus) -> &'static str {
-    s.as_str()
-}
-
-pub fn lifecycle(s: SessionLifecycle) -> &'static str {
-    s.as_str()
 }
 
 /// Prints rows as an aligned table (the first row is the header). Cells may

@@ -1,10 +1,10 @@
 //! `tasksync serve`: checks the bind against the security defaults, sets up
 //! logging, and runs the server until SIGINT or SIGTERM.
 
-use crate::Config;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tasksync_server::Config;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -91,7 +91,7 @@ pub fn run(args: ServeArgs) -> i32 {
             .unwrap_or_default();
         // One line on stdout that people and tests can read the URL from.
         println!("tasksync listening on http://{addr}");
-        match crate::run(listener, config, shutdown_signal()).await {
+        match tasksync_server::run(listener, config, shutdown_signal()).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -14,11 +14,11 @@ pub struct SessionArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     #[command(subcommand)]
-    pub command: SessionCommand,
+    pub verb: SessionVerb,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum SessionCommand {
+pub enum SessionVerb {
     /// Register a new session (status spawning), optionally queueing tasks for it.
     Spawn {
         #[arg(long)]
@@ -59,8 +59,8 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
     let c = Client::new(&args.client)?;
     let json_out = args.client.json;
     let action = |id: &str, what: &str| format!("/api/sessions/{}/{what}", seg(id));
-    let session = match args.command {
-        SessionCommand::Spawn {
+    let session = match args.verb {
+        SessionVerb::Spawn {
             name,
             id,
             tasks,
@@ -76,7 +76,7 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             c.send(Method::POST, "/api/sessions", body(&new), None)
                 .await?
         }
-        SessionCommand::List { project } => {
+        SessionVerb::List { project } => {
             let path = match project {
                 Some(p) => format!("/api/sessions?projectId={}", seg(&p)),
                 None => "/api/sessions".into(),
@@ -89,7 +89,7 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             }
             return Ok(());
         }
-        SessionCommand::Show { id } => {
+        SessionVerb::Show { id } => {
             c.send(
                 Method::GET,
                 &format!("/api/sessions/{}", seg(&id)),
@@ -98,7 +98,7 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             )
             .await?
         }
-        SessionCommand::Activate { id } => {
+        SessionVerb::Activate { id } => {
             c.send(
                 Method::POST,
                 &action(&id, "activate"),
@@ -107,7 +107,7 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             )
             .await?
         }
-        SessionCommand::Stop { id } => {
+        SessionVerb::Stop { id } => {
             c.send(
                 Method::POST,
                 &action(&id, "stop"),
@@ -116,12 +116,12 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             )
             .await?
         }
-        SessionCommand::Fail { id, error } => {
+        SessionVerb::Fail { id, error } => {
             let fail = FailBody { error };
             c.send(Method::POST, &action(&id, "fail"), body(&fail), None)
                 .await?
         }
-        SessionCommand::Restart { id } => {
+        SessionVerb::Restart { id } => {
             c.send(
                 Method::POST,
                 &action(&id, "restart"),
@@ -130,7 +130,7 @@ pub async fn run(args: SessionArgs) -> Result<(), CliError> {
             )
             .await?
         }
-        SessionCommand::Delete { id } => {
+        SessionVerb::Delete { id } => {
             c.send(
                 Method::DELETE,
                 &format!("/api/sessions/{}", seg(&id)),

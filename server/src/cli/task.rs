@@ -18,7 +18,7 @@ pub struct TaskArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     #[command(subcommand)]
-    pub command: TaskCommand,
+    pub verb: TaskVerb,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -54,7 +54,7 @@ fn names<T: std::fmt::Display>(all: &[T]) -> String {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TaskCommand {
+pub enum TaskVerb {
     /// Create a task.
     Create {
         title: String,
@@ -114,8 +114,8 @@ pub enum TaskCommand {
 pub async fn run(args: TaskArgs) -> Result<(), CliError> {
     let c = Client::new(&args.client)?;
     let json_out = args.client.json;
-    match args.command {
-        TaskCommand::Create {
+    match args.verb {
+        TaskVerb::Create {
             title,
             priority,
             id,
@@ -135,7 +135,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             let task = c.send(Method::POST, "/api/tasks", body(&new), None).await?;
             print_task_result(&task, json_out, "created")
         }
-        TaskCommand::List { project } => {
+        TaskVerb::List { project } => {
             let path = match project {
                 Some(p) => format!("/api/tasks?projectId={}", seg(&p)),
                 None => "/api/tasks".into(),
@@ -148,7 +148,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-        TaskCommand::Show { id } => {
+        TaskVerb::Show { id } => {
             let task = c
                 .send(Method::GET, &format!("/api/tasks/{}", seg(&id)), None, None)
                 .await?;
@@ -159,7 +159,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-        TaskCommand::Queue { task_ids, ctx } => {
+        TaskVerb::Queue { task_ids, ctx } => {
             let session = ctx.require()?.to_owned();
             let mut done = Vec::new();
             for t in task_ids {
@@ -183,7 +183,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-        TaskCommand::Update {
+        TaskVerb::Update {
             task_id,
             status,
             notes,
@@ -233,7 +233,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-        TaskCommand::SetStatus { task_id, status } => {
+        TaskVerb::SetStatus { task_id, status } => {
             let task = c
                 .send(
                     Method::PATCH,
@@ -244,7 +244,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
                 .await?;
             print_task_result(&task, json_out, "status set")
         }
-        TaskCommand::RemoveSession {
+        TaskVerb::RemoveSession {
             task_id,
             session_id,
             ctx,
@@ -257,7 +257,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             let task = c.send(Method::DELETE, &path, None, None).await?;
             print_task_result(&task, json_out, &format!("removed {session} from"))
         }
-        TaskCommand::Delete { id } => {
+        TaskVerb::Delete { id } => {
             c.send(
                 Method::DELETE,
                 &format!("/api/tasks/{}", seg(&id)),

@@ -15,11 +15,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "tasksync", version, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub verb: Verb,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+/// What to do (the domain's `Command` is a write; these are the CLI's verbs).
+pub enum Verb {
     /// Run the server (REST API, WebSocket event stream, SQLite storage).
     Serve(serve::ServeArgs),
     /// Create, list and change tasks; report a session's status on one.
@@ -33,8 +34,8 @@ pub enum Command {
 /// Parses the arguments, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let client_command = match cli.command {
-        Command::Serve(args) => return serve::run(args),
+    let client_command = match cli.verb {
+        Verb::Serve(args) => return serve::run(args),
         other => other,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -43,10 +44,10 @@ pub fn main() -> i32 {
         .expect("tokio runtime");
     let result = rt.block_on(async move {
         match client_command {
-            Command::Task(args) => task::run(args).await,
-            Command::Session(args) => session::run(args).await,
-            Command::Watch(args) => watch::run(args).await,
-            Command::Serve(_) => unreachable!("handled above"),
+            Verb::Task(args) => task::run(args).await,
+            Verb::Session(args) => session::run(args).await,
+            Verb::Watch(args) => watch::run(args).await,
+            Verb::Serve(_) => unreachable!("handled above"),
         }
     });
     match result {
