@@ -3,26 +3,28 @@
 //! defaults. `run` serves on a listener until a shutdown future resolves; the
 //! `tasksync` binary (`src/cli/`) only parses arguments and calls it.
 
-pub mod api;
-pub mod command;
-pub mod error;
-pub mod events;
-pub mod files;
-pub mod http;
-pub mod state;
-pub mod storage;
-pub mod writer;
-pub mod ws;
+//!
+//! Layers, innermost first (each uses only the ones before it; see
+//! `docs/architecture.md`): `domain` (state, commands, rules), `storage`
+//! (SQLite), `stream` (event log, fan-out, the writer), `app` (what a
+//! request handler holds), `http` (routing, errors to statuses, WebSocket,
+//! static files). This file wires them together and runs the accept loop.
 
-use crate::events::{EventLog, LoggedEvent};
-use crate::state::View;
+mod app;
+pub mod domain;
+mod http;
+mod storage;
+mod stream;
+
+use crate::app::App;
+use crate::domain::state::View;
 use crate::storage::Storage;
-use crate::writer::Writer;
+use crate::stream::log::{EventLog, LoggedEvent};
+use crate::stream::writer::Writer;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -85,27 +87,6 @@ pub enum ServerError {
     Storage(#[from] storage::StorageError),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Everything a request handler needs.
-pub struct App {
-    pub config: Config,
-    pub epoch: String,
-    pub local_addr: SocketAddr,
-    pub view: Arc<RwLock<View>>,
-    pub log: Arc<EventLog>,
-    pub writer: Writer,
-    shutting_down: AtomicBool,
-    stop: watch::Receiver<bool>,
-    sockets: TaskTracker,
-    live_sockets: AtomicUsize,
-    connections: AtomicUsize,
-}
-
-impl App {
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Relaxed)
-    }
 }
 
 /// Most time shutdown may take before connections are dropped.

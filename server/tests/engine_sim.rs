@@ -16,8 +16,8 @@ use tasksync_sdk::link::{
 };
 use tasksync_sdk::wire::{self, Snapshot, TaskPatch};
 use tasksync_sdk::{Envelope, Session, SessionStatus, Task};
-use tasksync_server::command::{self, Clock, Command, Reply};
-use tasksync_server::state::State;
+use tasksync_server::domain::command::{self, Clock, Command, Reply};
+use tasksync_server::domain::state::State;
 
 struct SimClock(u64);
 impl Clock for SimClock {

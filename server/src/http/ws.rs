@@ -3,10 +3,10 @@
 //! each connection in seq order with no gap and no duplicate — or closed
 //! (4008 for a slow consumer) so the client resumes. Heartbeats both ways.
 
-use crate::App;
-use crate::error::ApiError;
-use crate::events::{LoggedEvent, Subscription};
-use crate::http::{Resp, query_param, query_u64};
+use super::body::{Resp, query_param, query_u64};
+use super::error::ApiError;
+use crate::app::App;
+use crate::stream::log::{LoggedEvent, Subscription};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;

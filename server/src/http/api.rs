@@ -2,11 +2,11 @@
 //! segments. Reads come from the committed view; writes become commands for
 //! the writer. Handlers only translate between HTTP and those two.
 
-use crate::App;
-use crate::command::{Command, NewSession, NewTask, Reply, TaskPatch};
-use crate::error::ApiError;
-use crate::http::{Resp, json, json_value, query_param, query_u64, read_json};
-use crate::writer::{Committed, Idempotency};
+use super::body::{Resp, json, json_value, query_param, query_u64, read_json};
+use super::error::ApiError;
+use crate::app::App;
+use crate::domain::command::{Command, NewSession, NewTask, Reply, TaskPatch};
+use crate::stream::writer::{Committed, Idempotency};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
@@ -65,7 +65,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
         ["healthz"] => only(m, &[Method::GET]).map(|_| json(StatusCode::OK, r#"{"status":"ok"}"#)),
         ["ws"] => {
             only(m, &[Method::GET])?;
-            crate::ws::upgrade(app, req)
+            super::ws::upgrade(app, req)
         }
         ["api", "tasks"] => match *m {
             Method::GET => Ok(list_tasks(app, req.uri().query())),
@@ -191,7 +191,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
         }
         _ => match (&app.config.static_dir, m) {
             (Some(root), &Method::GET | &Method::HEAD) if segments.first() != Some(&"api") => {
-                crate::files::serve(root, &path, *m == Method::HEAD).await
+                super::files::serve(root, &path, *m == Method::HEAD).await
             }
             _ => Err(unknown_route(&path)),
         },

@@ -2,7 +2,7 @@
 //! WAL with `synchronous=FULL`, so a committed transaction survives a crash
 //! or power cut. Only the writer thread writes.
 
-use crate::state::State;
+use crate::domain::state::State;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -4,10 +4,10 @@
 //! throughput is not one fsync per request. Only after the commit does it
 //! update the readers' view, publish the events and answer the requests.
 
-use crate::command::{self, Clock, Command, Reply};
-use crate::error::ApiError;
-use crate::events::{EventLog, LoggedEvent};
-use crate::state::{State, View};
+use super::log::{EventLog, LoggedEvent};
+use crate::domain::command::{self, Clock, Command, Reply};
+use crate::domain::state::{State, View};
+use crate::http::error::ApiError;
 use crate::storage::{KeptAnswer, Storage};
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};

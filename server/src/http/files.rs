@@ -2,8 +2,8 @@
 //! types by extension (`application/wasm` for `.wasm`), and nothing outside
 //! the folder — the decoded path is resolved and must stay under the root.
 
-use crate::error::ApiError;
-use crate::http::Resp;
+use super::body::Resp;
+use super::error::ApiError;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};

@@ -3,8 +3,8 @@
 //! so a refused command leaves the state exactly as it was; it returns the
 //! reply, the events to commit and the entities to persist. No I/O here.
 
-use crate::error::ApiError;
-use crate::state::State;
+use super::state::State;
+use crate::http::error::ApiError;
 use std::sync::Arc;
 use tasksync_sdk::id::is_valid_id;
 use tasksync_sdk::{

@@ -1,0 +1,192 @@
+//! The HTTP layer, the outermost: the request entry point with its security
+//! guard (Host, Origin, token) and routing to the REST API (`api`), the
+//! WebSocket stream (`ws`) and static files (`files`). Errors of every layer
+//! become responses here (`error`); `body` holds the leaf helpers.
+
+mod api;
+pub(crate) mod body;
+pub(crate) mod error;
+mod files;
+mod ws;
+
+use crate::app::App;
+use body::{Resp, error_response, query_param};
+use bytes::Bytes;
+use error::ApiError;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Entry point for every request.
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let cors_origin = match guard(&app, &req) {
+        Ok(origin) => origin,
+        Err(e) => {
+            tracing::debug!(%method, %path, code = e.code, "refused");
+            return Ok(error_response(&e));
+        }
+    };
+    let mut resp = if method == Method::OPTIONS && cors_origin.is_some() {
+        preflight()
+    } else if app.is_shutting_down() {
+        error_response(&ApiError::unavailable("the server is shutting down"))
+    } else {
+        match api::route(&app, req).await {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        }
+    };
+    if let Some(origin) = cors_origin {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("etag, location, idempotent-replayed"),
+        );
+        h.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
+    Ok(resp)
+}
+
+fn preflight() -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, if-match, idempotency-key"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
+}
+
+/// Refuses requests for another host (DNS rebinding), from a foreign origin
+/// (cross-site requests from pages the user visits), or without the token.
+/// Returns the origin to echo in CORS headers when a cross-origin request is
+/// allowed by `--allow-origin`.
+fn guard(app: &App, req: &Request<Incoming>) -> Result<Option<HeaderValue>, ApiError> {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| ApiError::bad_request("the request has no valid Host header"))?;
+    if !host_allowed(app, host) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "Host `{host}` is not served here; start the server with --allow-host to allow it"
+            ),
+        ));
+    }
+    let mut cors = None;
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let o = origin.to_str().unwrap_or("");
+        let same_origin = o
+            .strip_prefix("http://")
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(host));
+        if !same_origin {
+            if !app
+                .config
+                .allow_origins
+                .iter()
+                .any(|a| a == "*" || a.eq_ignore_ascii_case(o))
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!(
+                        "cross-origin request from `{o}` refused; start the server with --allow-origin {o} to allow it"
+                    ),
+                ));
+            }
+            cors = Some(origin.clone());
+        }
+    }
+    let path = req.uri().path();
+    let protected = path == "/ws" || path == "/api" || path.starts_with("/api/");
+    let preflight = req.method() == Method::OPTIONS && cors.is_some();
+    if let Some(token) = &app.config.token
+        && protected
+        && !preflight
+        && !token_ok(token, headers, req.uri().query(), path == "/ws")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        ));
+    }
+    Ok(cors)
+}
+
+fn host_allowed(app: &App, host: &str) -> bool {
+    let name = split_host(host).to_ascii_lowercase();
+    let loopback = name == "localhost"
+        || name.ends_with(".localhost")
+        || name == "::1"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let bound = {
+        let ip = app.local_addr.ip();
+        !ip.is_unspecified() && name == ip.to_string()
+    };
+    loopback
+        || bound
+        || app
+            .config
+            .allow_hosts
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(host) || a.eq_ignore_ascii_case(&name))
+}
+
+/// The host name of a `Host` header, without port or IPv6 brackets.
+fn split_host(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+fn token_ok(token: &str, headers: &HeaderMap, query: Option<&str>, ws: bool) -> bool {
+    let eq = |given: &[u8]| bool::from(given.ct_eq(token.as_bytes()));
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        });
+    if let Some(given) = bearer {
+        return eq(given.trim().as_bytes());
+    }
+    ws && query_param(query, "token").is_some_and(|t| eq(t.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host;
+
+    #[test]
+    fn host_names_without_ports() {
+        assert_eq!(split_host("127.0.0.1:7878"), "127.0.0.1");
+        assert_eq!(split_host("localhost"), "localhost");
+        assert_eq!(split_host("[::1]:80"), "::1");
+        assert_eq!(split_host("evil.com:1"), "evil.com");
+    }
+}
