@@ -16,6 +16,10 @@ mod http;
 mod storage;
 mod stream;
 
+/// A refusal as answered over HTTP (status and JSON body); `From<DomainError>`
+/// is the mapping (the engine simulator plays the HTTP layer with it).
+pub use http::error::ApiError;
+
 use crate::app::App;
 use crate::domain::state::View;
 use crate::storage::Storage;

@@ -16,6 +16,7 @@ use tasksync_sdk::link::{
 };
 use tasksync_sdk::wire::{self, Snapshot, TaskPatch};
 use tasksync_sdk::{Envelope, Session, SessionStatus, Task};
+use tasksync_server::ApiError;
 use tasksync_server::domain::command::{self, Clock, Command, Reply};
 use tasksync_server::domain::state::State;
 
@@ -57,8 +58,10 @@ struct Model {
 
 impl Model {
     fn apply(&mut self, cmd: Command) -> Result<Reply, (u16, String)> {
-        let out = command::apply(&mut self.state, cmd, &mut self.clock)
-            .map_err(|e| (e.status.as_u16(), String::from_utf8(e.body()).unwrap()))?;
+        let out = command::apply(&mut self.state, cmd, &mut self.clock).map_err(|e| {
+            let e = ApiError::from(e);
+            (e.status.as_u16(), String::from_utf8(e.body()).unwrap())
+        })?;
         for event in out.events {
             if let tasksync_sdk::Event::TaskUpdated { task } = &event
                 && task.status == tasksync_sdk::TaskStatus::Inprogress

@@ -3,8 +3,8 @@
 //! so a refused command leaves the state exactly as it was; it returns the
 //! reply, the events to commit and the entities to persist. No I/O here.
 
+use super::error::DomainError;
 use super::state::State;
-use crate::http::error::ApiError;
 use std::sync::Arc;
 use tasksync_sdk::id::is_valid_id;
 use tasksync_sdk::{
@@ -100,26 +100,26 @@ impl Clock for SystemClock {
     }
 }
 
-fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+fn check_id(field: &str, id: &str) -> Result<(), DomainError> {
     if is_valid_id(id) {
         Ok(())
     } else {
-        Err(ApiError::validation(
+        Err(DomainError::validation(
             field,
             format!("`{field}` must be 1-128 characters of A-Z a-z 0-9 . _ : -"),
         ))
     }
 }
 
-fn check_text(field: &str, text: &str, required: bool) -> Result<(), ApiError> {
+fn check_text(field: &str, text: &str, required: bool) -> Result<(), DomainError> {
     if required && text.trim().is_empty() {
-        return Err(ApiError::validation(
+        return Err(DomainError::validation(
             field,
             format!("`{field}` must not be empty"),
         ));
     }
     if text.chars().count() > MAX_TEXT {
-        return Err(ApiError::validation(
+        return Err(DomainError::validation(
             field,
             format!("`{field}` is longer than {MAX_TEXT} characters"),
         ));
@@ -127,12 +127,16 @@ fn check_text(field: &str, text: &str, required: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_opt_id(field: &str, id: Option<&String>) -> Result<(), ApiError> {
+fn check_opt_id(field: &str, id: Option<&String>) -> Result<(), DomainError> {
     id.map_or(Ok(()), |id| check_id(field, id))
 }
 
 /// Applies `cmd` to `state`. On `Err`, `state` is unchanged.
-pub fn apply(state: &mut State, cmd: Command, clock: &mut dyn Clock) -> Result<Outcome, ApiError> {
+pub fn apply(
+    state: &mut State,
+    cmd: Command,
+    clock: &mut dyn Clock,
+) -> Result<Outcome, DomainError> {
     match cmd {
         Command::CreateTask(new) => create_task(state, new, clock),
         Command::UpdateTask {
@@ -174,7 +178,7 @@ fn create_task(
     state: &mut State,
     new: NewTask,
     clock: &mut dyn Clock,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, DomainError> {
     check_opt_id("id", new.id.as_ref())?;
     check_text("title", &new.title, true)?;
     if let Some(d) = &new.description {
@@ -184,7 +188,7 @@ fn create_task(
     check_opt_id("projectId", new.project_id.as_ref())?;
     let id = match new.id {
         Some(id) if state.tasks.contains_key(&id) => {
-            return Err(ApiError::conflict(format!(
+            return Err(DomainError::conflict(format!(
                 "a task with id `{id}` already exists"
             )));
         }
@@ -193,7 +197,7 @@ fn create_task(
     };
     if new.parent_id.as_deref() == Some(id.as_str()) {
         return Err(
-            ApiError::conflict("a task cannot be its own parent (`parentId`)")
+            DomainError::conflict("a task cannot be its own parent (`parentId`)")
                 .with_field("parentId"),
         );
     }
@@ -230,11 +234,11 @@ fn update_task(
     patch: TaskPatch,
     if_match: Option<u64>,
     clock: &mut dyn Clock,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, DomainError> {
     let current = state
         .tasks
         .get(id)
-        .ok_or_else(|| ApiError::task_not_found(id))?;
+        .ok_or_else(|| DomainError::task_not_found(id))?;
     let mut next = (**current).clone();
     if let Some(title) = patch.title {
         check_text("title", &title, true)?;
@@ -250,7 +254,7 @@ fn update_task(
         check_opt_id("parentId", parent.as_ref())?;
         if parent.as_deref() == Some(id) {
             return Err(
-                ApiError::conflict("a task cannot be its own parent (`parentId`)")
+                DomainError::conflict("a task cannot be its own parent (`parentId`)")
                     .with_field("parentId"),
             );
         }
@@ -268,7 +272,7 @@ fn update_task(
     if let Some(v) = if_match
         && v != current.version
     {
-        return Err(ApiError::precondition_failed(format!(
+        return Err(DomainError::precondition_failed(format!(
             "task `{id}` is at version {}, not {v}; fetch it again and retry",
             current.version
         )));
@@ -315,11 +319,11 @@ fn touch_session(
     Some(event)
 }
 
-fn delete_task(state: &mut State, id: &str, clock: &mut dyn Clock) -> Result<Outcome, ApiError> {
+fn delete_task(state: &mut State, id: &str, clock: &mut dyn Clock) -> Result<Outcome, DomainError> {
     let task = state
         .tasks
         .remove(id)
-        .ok_or_else(|| ApiError::task_not_found(id))?;
+        .ok_or_else(|| DomainError::task_not_found(id))?;
     let now = clock.now();
     let mut out = Outcome {
         reply: Some(Reply::Deleted),
@@ -380,15 +384,15 @@ fn queue_task(
     task_id: &str,
     session_id: &str,
     clock: &mut dyn Clock,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, DomainError> {
     check_id("sessionId", session_id)?;
     let task = state
         .tasks
         .get(task_id)
-        .ok_or_else(|| ApiError::task_not_found(task_id))?
+        .ok_or_else(|| DomainError::task_not_found(task_id))?
         .clone();
     if !state.sessions.contains_key(session_id) {
-        return Err(ApiError::session_not_found(session_id));
+        return Err(DomainError::session_not_found(session_id));
     }
     if task.progress(session_id).is_some() {
         return Ok(Outcome::reply(Reply::Task(task)));
@@ -415,17 +419,17 @@ fn set_session_status(
     status: SessionStatus,
     notes: Option<String>,
     clock: &mut dyn Clock,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, DomainError> {
     if let Some(n) = &notes {
         check_text("notes", n, false)?;
     }
     let task = state
         .tasks
         .get(task_id)
-        .ok_or_else(|| ApiError::task_not_found(task_id))?
+        .ok_or_else(|| DomainError::task_not_found(task_id))?
         .clone();
     if !state.sessions.contains_key(session_id) {
-        return Err(ApiError::session_not_found(session_id));
+        return Err(DomainError::session_not_found(session_id));
     }
     let current = task.progress(session_id);
     let changes = SessionStatus::check_transition(current.map(|p| p.status), status)?;
@@ -444,14 +448,14 @@ fn remove_session(
     task_id: &str,
     session_id: &str,
     clock: &mut dyn Clock,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, DomainError> {
     let task = state
         .tasks
         .get(task_id)
-        .ok_or_else(|| ApiError::task_not_found(task_id))?;
+        .ok_or_else(|| DomainError::task_not_found(task_id))?;
     let mut next = (**task).clone();
     if !next.remove_session(session_id) {
-        return Err(ApiError::not_found(format!(
+        return Err(DomainError::not_found(format!(
             "session `{session_id}` is not on task `{task_id}`"
         )));
     }
@@ -479,7 +483,7 @@ fn create_session(
     state: &mut State,
     new: NewSession,
     clock: &mut dyn Clock,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, DomainError> {
     check_opt_id("id", new.id.as_ref())?;
     check_opt_id("projectId", new.project_id.as_ref())?;
     if let Some(n) = &new.name {
@@ -489,7 +493,7 @@ fn create_session(
     for t in new.task_ids {
         check_id("taskIds", &t)?;
         if !state.tasks.contains_key(&t) {
-            return Err(ApiError::task_not_found(&t).with_field("taskIds"));
+            return Err(DomainError::task_not_found(&t).with_field("taskIds"));
         }
         if !task_ids.contains(&t) {
             task_ids.push(t);
@@ -497,7 +501,7 @@ fn create_session(
     }
     let id = match new.id {
         Some(id) if state.sessions.contains_key(&id) => {
-            return Err(ApiError::conflict(format!(
+            return Err(DomainError::conflict(format!(
                 "a session with id `{id}` already exists"
             )));
         }
@@ -540,14 +544,14 @@ fn lifecycle(
     to: SessionLifecycle,
     error: Option<String>,
     clock: &mut dyn Clock,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, DomainError> {
     if let Some(e) = &error {
         check_text("error", e, false)?;
     }
     let current = state
         .sessions
         .get(id)
-        .ok_or_else(|| ApiError::session_not_found(id))?;
+        .ok_or_else(|| DomainError::session_not_found(id))?;
     if !current.status.check_transition(to)? {
         return Ok(Outcome::reply(Reply::Session(current.clone())));
     }
@@ -588,11 +592,15 @@ fn lifecycle(
     })
 }
 
-fn delete_session(state: &mut State, id: &str, clock: &mut dyn Clock) -> Result<Outcome, ApiError> {
+fn delete_session(
+    state: &mut State,
+    id: &str,
+    clock: &mut dyn Clock,
+) -> Result<Outcome, DomainError> {
     state
         .sessions
         .remove(id)
-        .ok_or_else(|| ApiError::session_not_found(id))?;
+        .ok_or_else(|| DomainError::session_not_found(id))?;
     let now = clock.now();
     let mut out = Outcome {
         reply: Some(Reply::Deleted),

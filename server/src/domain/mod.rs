@@ -2,4 +2,5 @@
 //! and their rules. No HTTP, SQL or socket types; everything else builds on it.
 
 pub mod command;
+pub mod error;
 pub mod state;

@@ -6,6 +6,7 @@ use super::body::{Resp, json, json_value, query_param, query_u64, read_json};
 use super::error::ApiError;
 use crate::app::App;
 use crate::domain::command::{Command, NewSession, NewTask, Reply, TaskPatch};
+use crate::domain::error::DomainError;
 use crate::stream::writer::{Committed, Idempotency};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -337,7 +338,7 @@ fn task(app: &App, id: &str) -> Result<Resp, ApiError> {
         .state
         .tasks
         .get(id)
-        .ok_or_else(|| ApiError::task_not_found(id))?;
+        .ok_or_else(|| DomainError::task_not_found(id))?;
     Ok(entity(StatusCode::OK, &**t, t.version))
 }
 
@@ -347,7 +348,7 @@ fn session(app: &App, id: &str) -> Result<Resp, ApiError> {
         .state
         .sessions
         .get(id)
-        .ok_or_else(|| ApiError::session_not_found(id))?;
+        .ok_or_else(|| DomainError::session_not_found(id))?;
     Ok(entity(StatusCode::OK, &**s, s.version))
 }
 

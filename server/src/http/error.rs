@@ -1,8 +1,9 @@
 //! The API's error type and its JSON body,
-//! `{"error": {"code": "...", "message": "...", "field"?: "..."}}`.
+//! `{"error": {"code": "...", "message": "...", "field"?: "..."}}`, and the
+//! one place where a domain refusal becomes an HTTP status.
 
+use crate::domain::error::{DomainError, Kind};
 use hyper::StatusCode;
-use tasksync_sdk::TransitionError;
 use tasksync_sdk::wire::ErrorBody;
 
 /// An error answered to a client: a status, a stable snake_case code and a
@@ -42,24 +43,8 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
-    }
-    pub fn precondition_failed(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            message,
-        )
-    }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-    }
-    pub fn task_not_found(id: &str) -> Self {
-        Self::not_found(format!("no task with id `{id}`"))
-    }
-    pub fn session_not_found(id: &str) -> Self {
-        Self::not_found(format!("no session with id `{id}`"))
     }
 
     /// The JSON body for this error.
@@ -70,8 +55,21 @@ impl ApiError {
     }
 }
 
-impl From<TransitionError> for ApiError {
-    fn from(e: TransitionError) -> Self {
-        ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let status = match e.kind {
+            Kind::Validation => StatusCode::BAD_REQUEST,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::Conflict | Kind::InvalidTransition => StatusCode::CONFLICT,
+            Kind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError {
+            status,
+            code: e.kind.code(),
+            message: e.message,
+            field: e.field,
+            allow: None,
+        }
     }
 }

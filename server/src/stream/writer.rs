@@ -6,8 +6,8 @@
 
 use super::log::{EventLog, LoggedEvent};
 use crate::domain::command::{self, Clock, Command, Reply};
+use crate::domain::error::DomainError;
 use crate::domain::state::{State, View};
-use crate::http::error::ApiError;
 use crate::storage::{KeptAnswer, Storage};
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
@@ -35,7 +35,7 @@ pub struct Idempotency {
 }
 
 /// The answer a request waits for.
-pub type Answer = Result<Committed, ApiError>;
+pub type Answer = Result<Committed, DomainError>;
 
 /// A command and where to send its answer.
 pub struct Job {
@@ -93,9 +93,9 @@ impl Writer {
                 answer,
             }))
             .await
-            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+            .map_err(|_| DomainError::unavailable("the server is shutting down"))?;
         rx.await
-            .unwrap_or_else(|_| Err(ApiError::unavailable("the server is shutting down")))
+            .unwrap_or_else(|_| Err(DomainError::unavailable("the server is shutting down")))
     }
 
     /// Asks the writer to stop after what is already queued.
@@ -194,7 +194,7 @@ impl WriterLoop {
                 tracing::error!(error = %e, "commit failed; the batch is refused");
                 self.recover();
                 for (tx, answer) in answers {
-                    let _ = tx.send(answer.and(Err(ApiError::unavailable(
+                    let _ = tx.send(answer.and(Err(DomainError::unavailable(
                         "the change could not be stored; try again",
                     ))));
                 }
@@ -235,14 +235,14 @@ impl WriterLoop {
             Some((_, k)) => Some(k.clone()),
             None => self.storage.kept_answer(&idem.key, now).map_err(|e| {
                 tracing::error!(error = %e, "reading an idempotency key failed");
-                Err(ApiError::unavailable(
+                Err(DomainError::unavailable(
                     "the request could not be checked; try again",
                 ))
             })?,
         };
         let Some(k) = found else { return Ok(None) };
         if k.request != idem.request {
-            return Err(Err(ApiError::conflict(format!(
+            return Err(Err(DomainError::conflict(format!(
                 "this Idempotency-Key was first used for `{}`; use a new key for a new request",
                 k.request
             ))
@@ -301,7 +301,9 @@ fn replay(k: &KeptAnswer) -> Answer {
         }),
         Err(e) => {
             tracing::error!(error = %e, "a kept answer is unreadable");
-            Err(ApiError::unavailable("the kept answer could not be read"))
+            Err(DomainError::unavailable(
+                "the kept answer could not be read",
+            ))
         }
     }
 }

@@ -13,7 +13,7 @@ impl Clock for TestClock {
     }
 }
 
-fn run(state: &mut State, cmd: Command) -> Result<Outcome, ApiError> {
+fn run(state: &mut State, cmd: Command) -> Result<Outcome, DomainError> {
     apply(state, cmd, &mut TestClock(0))
 }
 
@@ -69,11 +69,14 @@ fn refused_commands_leave_state_untouched() {
     let before = (st.tasks["t1"].clone(), st.sessions["s1"].clone());
     // blocked is not a valid first status
     let e = run(&mut st, set("t1", "s1", SessionStatus::Blocked)).unwrap_err();
-    assert_eq!(e.code, "invalid_transition");
+    assert_eq!(e.kind.code(), "invalid_transition");
     assert!(e.message.contains("queued, working"), "{}", e.message);
     // unknown task in taskIds: nothing is created
     let e = run(&mut st, new_session("s2", &["t1", "nope"])).unwrap_err();
-    assert_eq!((e.code, e.field.as_deref()), ("not_found", Some("taskIds")));
+    assert_eq!(
+        (e.kind.code(), e.field.as_deref()),
+        ("not_found", Some("taskIds"))
+    );
     assert!(!st.sessions.contains_key("s2"));
     // stale If-Match
     let patch = TaskPatch {
@@ -89,9 +92,9 @@ fn refused_commands_leave_state_untouched() {
         },
     )
     .unwrap_err();
-    assert_eq!(e.code, "precondition_failed");
+    assert_eq!(e.kind.code(), "precondition_failed");
     assert_eq!((st.tasks["t1"].clone(), st.sessions["s1"].clone()), before);
-    assert!(run(&mut st, new_task("t1")).unwrap_err().code == "conflict");
+    assert!(run(&mut st, new_task("t1")).unwrap_err().kind.code() == "conflict");
 }
 
 #[test]
@@ -163,7 +166,7 @@ fn deleting_keeps_both_sides_consistent() {
             session_id: "s2".into(),
         },
     );
-    assert_eq!(out.unwrap_err().code, "not_found");
+    assert_eq!(out.unwrap_err().kind.code(), "not_found");
 }
 
 #[test]
@@ -182,7 +185,10 @@ fn lifecycle_restart_clears_the_error() {
         to: SessionLifecycle::Stopped,
         error: None,
     };
-    assert_eq!(run(&mut st, stop).unwrap_err().code, "invalid_transition");
+    assert_eq!(
+        run(&mut st, stop).unwrap_err().kind.code(),
+        "invalid_transition"
+    );
     let restart = Command::Lifecycle {
         id: "s1".into(),
         to: SessionLifecycle::Spawning,
