@@ -31,7 +31,7 @@ impl AggregateStatus {
     }
 }
 
-/// SPEC: `no_sessions` without entries; else the first of needs_input,
+/// `no_sessions` without entries; else the first of needs_input,
 /// blocked, working, queued that any entry has; else `all_completed` or
 /// `all_failed` when every entry is; else `working`.
 pub fn aggregate_status(progress: &[SessionProgress]) -> AggregateStatus {

@@ -1,10 +1,10 @@
-//! Events on the stream, in the seed's envelope `{"type","payload"}` plus the
+//! Events on the stream, in the envelope `{"type","payload"}` of the original design plus the
 //! server's `seq`. Control frames (`sync:*`) are not events and have no seq.
 
 use crate::model::{Session, SessionStatus, Task};
 use serde::{Deserialize, Serialize};
 
-/// Payload of `task:session_status`: the seed's fields plus the task's new `version`.
+/// Payload of `task:session_status`: the original fields plus the task's new `version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionStatusPayload {

@@ -1,4 +1,4 @@
-//! Entities and status enums, in the JSON shape of SPEC section 2 (camelCase
+//! Entities and status enums, in the JSON shape of docs/openapi.json (camelCase
 //! fields, lowercase / snake_case status values).
 
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,7 @@ impl Task {
             .find(|p| p.session_id == session_id)
     }
 
-    /// Sets a session's progress as the seed's client handling does: update
+    /// Sets a session's progress as the original client handling did: update
     /// the entry in place, or append one; also keeps `sessionIds` in step.
     pub fn set_progress(
         &mut self,
@@ -222,7 +222,7 @@ pub(crate) mod tests {
             (p.status, p.notes.as_deref(), p.last_updated.as_str()),
             (SessionStatus::Blocked, Some("Need API key"), "t2")
         );
-        // notes omitted clears them, as the seed's `progress.notes = notes` does
+        // notes omitted clears them (`progress.notes = notes` in the original handler)
         t.set_progress("s1", SessionStatus::Working, None, "t3");
         assert_eq!(t.progress("s1").unwrap().notes, None);
         assert!(t.remove_session("s1"));

@@ -1,4 +1,4 @@
-//! A client's copy of the server state: applies events exactly as the seed's
+//! A client's copy of the server state: applies events exactly as the original JavaScript
 //! client handling does, and guards against replays and stale payloads. It
 //! holds only what the server confirmed; the sync engine (`link`) lays the
 //! client's pending writes on top. Also the auto-transition's state rule.
@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 
 pub use crate::wire::Snapshot;
 
-/// The auto-transition decision (the seed's only one): a `todo` task with a
+/// The auto-transition decision (the only automatic one): a `todo` task with a
 /// `working` session should move to `inprogress`. Returns the version to send
 /// as `If-Match`, so that with many clients deciding at once exactly one wins.
 pub fn auto_transition(task: &Task) -> Option<u64> {
@@ -76,7 +76,7 @@ impl Replica {
         v
     }
 
-    /// Replaces everything with a snapshot (the seed's full refetch).
+    /// Replaces everything with a snapshot (a full refetch).
     pub fn load_snapshot(&mut self, snap: Snapshot) {
         self.changed_tasks.extend(self.tasks.keys().cloned());
         self.changed_sessions.extend(self.sessions.keys().cloned());
@@ -177,7 +177,7 @@ impl Replica {
         self.put_session(session)
     }
 
-    /// The seed's `task:session_status` handler, plus version, `updatedAt`
+    /// The original `task:session_status` handler, plus version, `updatedAt`
     /// and `sessionIds` as the server keeps them.
     fn session_status(&mut self, p: SessionStatusPayload) -> bool {
         let Some(task) = self.tasks.get_mut(&p.task_id) else {

@@ -1,4 +1,4 @@
-//! Which status transitions are allowed (SPEC section 2). The server enforces
+//! Which status transitions are allowed (docs/openapi.json, `TaskStatus`). The server enforces
 //! these; clients use them to offer only allowed choices.
 
 use crate::model::{SessionLifecycle, SessionStatus, TaskStatus};

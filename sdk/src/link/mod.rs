@@ -788,7 +788,7 @@ impl Link {
     }
 
     /// Applies one event; the auto-transition trigger is event-based, as
-    /// the seed's `onSessionStatus`: a live `working` on a `todo` task.
+    /// the original `onSessionStatus`: a live `working` on a `todo` task.
     /// False if the event showed a gap and the link was dropped to resume.
     fn apply(&mut self, now: Millis, env: Envelope, text: &str) -> bool {
         if env.seq <= self.replica.seq() {
@@ -1227,7 +1227,7 @@ impl Link {
             }
             // Someone else moved it (stay quiet), or our version was stale.
             // Still `todo` at a newer version: try again, backing off (If-Match
-            // keeps it exactly-once however often; the seed never gives up).
+            // keeps it exactly-once however often; the original never gives up).
             412 if still_todo => {
                 let backoff = AUTO_RETRY_MS << u32::from(a.tries.min(AUTO_TRIES));
                 a.due = now + backoff + jitter;

@@ -197,7 +197,7 @@ impl View {
                     && let Some(t) = &mut t
                     && t.status == TaskStatus::Todo
                 {
-                    // The seed shows the move at once.
+                    // The move is shown at once.
                     t.status = TaskStatus::Inprogress;
                 }
                 self.members += 1;

@@ -250,7 +250,7 @@ impl WriteCmd {
                 }
             }
             WriteCmd::DeleteTask { .. } => *task = None,
-            // The seed's queueTaskForSession.
+            // queueTaskForSession of the original design.
             WriteCmd::QueueTask { session_id, .. } => {
                 if let Some(t) = task {
                     if !t.session_ids.contains(session_id) {
@@ -266,7 +266,7 @@ impl WriteCmd {
                     }
                 }
             }
-            // The seed's removeSessionFromTask.
+            // removeSessionFromTask of the original design.
             WriteCmd::RemoveSession { session_id, .. } => {
                 if let Some(t) = task {
                     t.remove_session(session_id);

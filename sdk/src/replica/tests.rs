@@ -129,7 +129,7 @@ fn applies_every_event_type_as_the_seed_does() {
     )));
     assert!(r.task("t1").is_none() && r.session("s1").is_none());
     assert_eq!(r.seq(), 12);
-    // status for an unknown task is ignored, as in the seed
+    // status for an unknown task is ignored, as in the original handler
     assert!(!r.apply(env(
         13,
         status("nope", "s1", SessionStatus::Working, None, 2)

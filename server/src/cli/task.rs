@@ -197,7 +197,7 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
                 seg(&session)
             );
             let mut task = c.send(Method::PUT, &path, body(&report), None).await?;
-            // The seed's one automatic transition, decided by the same code as the store.
+            // The one automatic transition (todo -> inprogress), decided by the same code as the store.
             let parsed: Task = serde_json::from_value(task.clone()).map_err(bad_response)?;
             if let Some(version) = auto_transition(&parsed) {
                 let path = format!("/api/tasks/{}", seg(&task_id));

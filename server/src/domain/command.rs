@@ -87,6 +87,24 @@ pub trait Clock {
     fn new_id(&mut self, prefix: &str) -> String;
 }
 
+/// A change to an entity: its version grows by one and `updatedAt` is the
+/// change's time (every write goes through this).
+trait Bump {
+    fn bump(&mut self, at: String);
+}
+
+macro_rules! bump_for {
+    ($($entity:ty),*) => {$(
+        impl Bump for $entity {
+            fn bump(&mut self, at: String) {
+                self.version += 1;
+                self.updated_at = at;
+            }
+        }
+    )*};
+}
+bump_for!(Task, Session);
+
 /// The real clock: RFC 3339 UTC milliseconds and random ids.
 pub struct SystemClock;
 
@@ -284,8 +302,7 @@ fn update_task(
     if next == **current {
         return Ok(Outcome::reply(Reply::Task(current.clone())));
     }
-    next.version += 1;
-    next.updated_at = clock.now();
+    next.bump(clock.now());
     let next = Arc::new(next);
     state.tasks.insert(id.to_owned(), next.clone());
     Ok(Outcome {
@@ -310,8 +327,7 @@ fn touch_session(
     if !change(&mut next) {
         return None;
     }
-    next.version += 1;
-    next.updated_at = now.to_owned();
+    next.bump(now.to_owned());
     let event = Event::SessionUpdated {
         session: next.clone(),
     };
@@ -368,8 +384,7 @@ fn progress_change(
     let task = state.tasks.get_mut(task_id).expect("task checked");
     let mut next = (**task).clone();
     next.set_progress(session_id, status, notes, now);
-    next.version += 1;
-    next.updated_at = now.to_owned();
+    next.bump(now.to_owned());
     out.events.push(session_status_event(&next, session_id));
     *task = Arc::new(next);
     out.tasks.push(task_id.to_owned());
@@ -460,8 +475,7 @@ fn remove_session(
         )));
     }
     let now = clock.now();
-    next.version += 1;
-    next.updated_at = now.clone();
+    next.bump(now.clone());
     let next = Arc::new(next);
     state.tasks.insert(task_id.to_owned(), next.clone());
     let mut out = Outcome {
@@ -562,8 +576,7 @@ fn lifecycle(
     } else {
         None
     };
-    next.version += 1;
-    next.updated_at = clock.now();
+    next.bump(clock.now());
     let session = next.clone();
     let session_id = id.to_owned();
     let event = match to {
@@ -623,8 +636,7 @@ fn delete_session(
         let task = state.tasks.get_mut(&t).expect("listed above");
         let mut next = (**task).clone();
         next.remove_session(id);
-        next.version += 1;
-        next.updated_at = now.clone();
+        next.bump(now.clone());
         out.events.push(Event::TaskUpdated { task: next.clone() });
         *task = Arc::new(next);
         out.tasks.push(t);

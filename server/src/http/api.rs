@@ -1,4 +1,4 @@
-//! The REST API of SPEC section 3: a plain `match` over method and path
+//! The REST API (docs/openapi.json): a plain `match` over method and path
 //! segments. Reads come from the committed view; writes become commands for
 //! the writer. Handlers only translate between HTTP and those two.
 

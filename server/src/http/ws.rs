@@ -1,4 +1,4 @@
-//! The WebSocket event stream at `/ws` (SPEC section 4): `sync:hello` first,
+//! The WebSocket event stream at `/ws` (docs/architecture.md): `sync:hello` first,
 //! then, with a resume, the retained events after `since`, then live events,
 //! each connection in seq order with no gap and no duplicate — or closed
 //! (4008 for a slow consumer) so the client resumes. Heartbeats both ways.
