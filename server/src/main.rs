@@ -1,5 +1,5 @@
 //! The `tasksync` binary: the command line (`cli/`), over the server library
-//! (`tasksync_server`) for `serve` and the SDK's wire types for the rest.
+//! (`tasksync`) for `serve` and the SDK's wire types for the rest.
 
 mod cli;
 

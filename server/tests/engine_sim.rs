@@ -11,14 +11,14 @@
 //! it), `ENGINE_SIM_SEEDS=N` runs seeds 1..=N (default 2000).
 
 use std::collections::{HashMap, VecDeque};
+use tasksync::ApiError;
+use tasksync::domain::command::{self, Clock, Command, Reply};
+use tasksync::domain::state::State;
 use tasksync_sdk::link::{
     Action, ConnId, ConnState, HttpRequest, Input, Link, Options, ReqId, Resync,
 };
 use tasksync_sdk::wire::{self, Snapshot, TaskPatch};
 use tasksync_sdk::{Envelope, Session, SessionStatus, Task};
-use tasksync_server::ApiError;
-use tasksync_server::domain::command::{self, Clock, Command, Reply};
-use tasksync_server::domain::state::State;
 
 struct SimClock(u64);
 impl Clock for SimClock {

@@ -4,7 +4,7 @@
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tasksync_server::Config;
+use tasksync::Config;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -50,7 +50,7 @@ pub fn run(args: ServeArgs) -> i32 {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tasksync=info,tasksync_server=info".into()),
+                .unwrap_or_else(|_| "tasksync=info".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -91,7 +91,7 @@ pub fn run(args: ServeArgs) -> i32 {
             .unwrap_or_default();
         // One line on stdout that people and tests can read the URL from.
         println!("tasksync listening on http://{addr}");
-        match tasksync_server::run(listener, config, shutdown_signal()).await {
+        match tasksync::run(listener, config, shutdown_signal()).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");
