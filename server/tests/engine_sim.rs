@@ -1,5 +1,5 @@
 //! Three to five client sync engines (`tasksync_sdk::link`) against a model of the
-//! server built from the server's own rules (`command::apply`), under
+//! server built from the server's own rules (`domain::apply`), under
 //! thousands of seeded random schedules with a fake clock: frames delayed,
 //! duplicated and replayed out of order, sockets killed, HTTP answers lost
 //! after the change was made, the server restarted on a new epoch. After
@@ -12,7 +12,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use tasksync::ApiError;
-use tasksync::domain::command::{self, Clock, Command, Reply};
+use tasksync::domain::apply;
+use tasksync::domain::command::{Clock, Command, Reply};
 use tasksync::domain::state::State;
 use tasksync_sdk::link::{
     Action, ConnId, ConnState, HttpRequest, Input, Link, Options, ReqId, Resync,
@@ -58,7 +59,7 @@ struct Model {
 
 impl Model {
     fn apply(&mut self, cmd: Command) -> Result<Reply, (u16, String)> {
-        let out = command::apply(&mut self.state, cmd, &mut self.clock).map_err(|e| {
+        let out = apply(&mut self.state, cmd, &mut self.clock).map_err(|e| {
             let e = ApiError::from(e);
             (e.status.as_u16(), String::from_utf8(e.body()).unwrap())
         })?;

@@ -5,6 +5,7 @@
 //! update the readers' view, publish the events and answer the requests.
 
 use super::log::{EventLog, LoggedEvent};
+use crate::domain::apply;
 use crate::domain::command::{self, Clock, Command, Reply};
 use crate::domain::error::DomainError;
 use crate::domain::state::{State, View};
@@ -156,29 +157,28 @@ impl WriterLoop {
                     }
                 }
             }
-            let answer =
-                match command::apply(&mut self.state, job.cmd, &mut self.clock as &mut dyn Clock) {
-                    Ok(out) => {
-                        tasks.extend(out.tasks);
-                        sessions.extend(out.sessions);
-                        for event in out.events {
-                            seq += 1;
-                            let json = serde_json::to_string(&Envelope { event, seq })
-                                .expect("event serializes");
-                            events.push((seq, json));
-                        }
-                        let committed = Committed {
-                            reply: out.reply.expect("every command replies"),
-                            created: out.created,
-                            replayed: false,
-                        };
-                        if let Some(idem) = job.idempotency {
-                            kept.push((idem.key, keep(&committed, idem.request, now)));
-                        }
-                        Ok(committed)
+            let answer = match apply(&mut self.state, job.cmd, &mut self.clock as &mut dyn Clock) {
+                Ok(out) => {
+                    tasks.extend(out.tasks);
+                    sessions.extend(out.sessions);
+                    for event in out.events {
+                        seq += 1;
+                        let json = serde_json::to_string(&Envelope { event, seq })
+                            .expect("event serializes");
+                        events.push((seq, json));
                     }
-                    Err(e) => Err(e),
-                };
+                    let committed = Committed {
+                        reply: out.reply.expect("every command replies"),
+                        created: out.created,
+                        replayed: false,
+                    };
+                    if let Some(idem) = job.idempotency {
+                        kept.push((idem.key, keep(&committed, idem.request, now)));
+                    }
+                    Ok(committed)
+                }
+                Err(e) => Err(e),
+            };
             answers.push((job.answer, answer));
         }
         if !tasks.is_empty() || !sessions.is_empty() || !events.is_empty() || !kept.is_empty() {

@@ -1,4 +1,8 @@
-use super::*;
+use super::apply;
+use super::command::*;
+use super::error::DomainError;
+use super::state::State;
+use tasksync_sdk::{Event, SessionLifecycle, SessionStatus, TaskStatus};
 
 struct TestClock(u64);
 
