@@ -22,7 +22,7 @@ pub use http::error::ApiError;
 
 use crate::app::App;
 use crate::domain::state::View;
-use crate::storage::Storage;
+use crate::storage::Sqlite;
 use crate::stream::log::{EventLog, LoggedEvent};
 use crate::stream::writer::Writer;
 use hyper::server::conn::http1;
@@ -110,7 +110,7 @@ pub async fn run(
     }
     let db = config.db.clone();
     let retain = config.retain.max(1);
-    let (storage, loaded) = tokio::task::spawn_blocking(move || Storage::open(&db, retain))
+    let (storage, loaded) = tokio::task::spawn_blocking(move || Sqlite::open(&db, retain))
         .await
         .expect("open task")?;
     tracing::info!(db = %config.db.display(), epoch = %loaded.epoch, seq = loaded.head,
@@ -128,8 +128,13 @@ pub async fn run(
         state: loaded.state.clone(),
         seq: loaded.head,
     }));
-    let (writer, writer_thread) =
-        Writer::spawn(storage, loaded.state, view.clone(), log.clone(), retain);
+    let (writer, writer_thread) = Writer::spawn(
+        Box::new(storage),
+        loaded.state,
+        view.clone(),
+        log.clone(),
+        retain,
+    );
     let (stop_tx, stop) = watch::channel(false);
     let app = Arc::new(App {
         config,

@@ -2,36 +2,15 @@
 //! WAL with `synchronous=FULL`, so a committed transaction survives a crash
 //! or power cut. Only the writer thread writes.
 
+use super::{IDEMPOTENCY_RETAIN_MS, KeptAnswer, Loaded, Storage, StorageError};
 use crate::domain::state::State;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Errors opening or using the database.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("corrupt row in `{table}` ({id}): {source}")]
-    Corrupt {
-        table: &'static str,
-        id: String,
-        source: serde_json::Error,
-    },
-}
-
-/// What the database held when it was opened.
-pub struct Loaded {
-    pub epoch: String,
-    pub state: State,
-    pub head: u64,
-    /// The newest retained events, oldest first, as `(seq, json)`.
-    pub events: Vec<(u64, String)>,
-}
-
-/// The open database.
-pub struct Storage {
+/// The open SQLite database.
+pub struct Sqlite {
     conn: Connection,
 }
 
@@ -47,28 +26,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
 ";
 
-/// How long an `Idempotency-Key` and its first answer are kept (24 h).
-pub const IDEMPOTENCY_RETAIN_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// The first successful answer to a request that carried an
-/// `Idempotency-Key`, stored in the transaction of its change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeptAnswer {
-    /// Which request the key was first used for (method and path).
-    pub request: String,
-    /// Milliseconds since the Unix epoch.
-    pub at: i64,
-    /// 0 task, 1 session, 2 deleted.
-    pub kind: u8,
-    pub created: bool,
-    /// The entity's JSON as it was answered (empty for a delete).
-    pub body: String,
-}
-
-impl Storage {
+impl Sqlite {
     /// Opens (or creates) the database at `path`, keeping `retain` events.
     /// A new database gets a new random epoch.
-    pub fn open(path: &Path, retain: usize) -> Result<(Storage, Loaded), StorageError> {
+    pub fn open(path: &Path, retain: usize) -> Result<(Sqlite, Loaded), StorageError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -97,7 +58,7 @@ impl Storage {
             .collect::<Result<Vec<_>, _>>()?;
         drop(stmt);
         Ok((
-            Storage { conn },
+            Sqlite { conn },
             Loaded {
                 epoch,
                 state,
@@ -106,12 +67,14 @@ impl Storage {
             },
         ))
     }
+}
 
+impl Storage for Sqlite {
     /// Writes one batch in one transaction: the given entities as they are
     /// in `state` (deleted where absent), the events, the kept answers of
     /// idempotent requests, and with `prune` = `(seq, ms)` drops events at
     /// or below `seq` and kept answers older than 24 h before `ms`. Returns once the commit is durable.
-    pub fn commit(
+    fn commit(
         &mut self,
         state: &State,
         tasks: &BTreeSet<String>,
@@ -172,7 +135,7 @@ impl Storage {
     }
 
     /// The kept answer for an `Idempotency-Key`, if it is younger than 24 h.
-    pub fn kept_answer(&self, key: &str, now: i64) -> Result<Option<KeptAnswer>, StorageError> {
+    fn kept_answer(&self, key: &str, now: i64) -> Result<Option<KeptAnswer>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT request, at, kind, created, body FROM idempotency WHERE key = ?1 AND at >= ?2",
         )?;
@@ -190,7 +153,7 @@ impl Storage {
     }
 
     /// Reads the entities back, after a failed commit left memory ahead of disk.
-    pub fn reload(&self) -> Result<State, StorageError> {
+    fn reload(&self) -> Result<State, StorageError> {
         load_state(&self.conn)
     }
 }
@@ -248,7 +211,7 @@ mod tests {
     fn reopening_keeps_epoch_head_entities_and_the_retained_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        let (mut db, loaded) = Storage::open(&path, 3).unwrap();
+        let (mut db, loaded) = Sqlite::open(&path, 3).unwrap();
         assert_eq!((loaded.head, loaded.events.len()), (0, 0));
         let epoch = loaded.epoch;
         let mut state = State::default();
@@ -268,7 +231,7 @@ mod tests {
         )
         .unwrap();
         drop(db);
-        let (_, loaded) = Storage::open(&path, 3).unwrap();
+        let (_, loaded) = Sqlite::open(&path, 3).unwrap();
         assert_eq!(loaded.epoch, epoch);
         assert_eq!(loaded.head, 6);
         assert!(loaded.state.tasks.is_empty(), "the delete was persisted");
@@ -276,7 +239,7 @@ mod tests {
             loaded.events.iter().map(|e| e.0).collect::<Vec<_>>(),
             [4, 5, 6]
         );
-        let (_, other) = Storage::open(&dir.path().join("other.db"), 3).unwrap();
+        let (_, other) = Sqlite::open(&dir.path().join("other.db"), 3).unwrap();
         assert_ne!(other.epoch, epoch);
     }
 
@@ -284,7 +247,7 @@ mod tests {
     fn kept_answers_are_durable_and_expire_after_a_day() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.db");
-        let (mut db, _) = Storage::open(&path, 10).unwrap();
+        let (mut db, _) = Sqlite::open(&path, 10).unwrap();
         let kept = KeptAnswer {
             request: "POST /api/tasks".into(),
             at: 1_000,
@@ -303,7 +266,7 @@ mod tests {
         )
         .unwrap();
         drop(db);
-        let (mut db, _) = Storage::open(&path, 10).unwrap();
+        let (mut db, _) = Sqlite::open(&path, 10).unwrap();
         assert_eq!(db.kept_answer("k", 2_000).unwrap(), Some(kept.clone()));
         assert_eq!(db.kept_answer("other", 2_000).unwrap(), None);
         let day = IDEMPOTENCY_RETAIN_MS;

@@ -60,7 +60,7 @@ impl Writer {
     /// Starts the writer thread. It stops after `stop`, once the commands
     /// queued before it are committed, or when every handle is dropped.
     pub fn spawn(
-        storage: Storage,
+        storage: Box<dyn Storage>,
         state: State,
         view: Arc<RwLock<View>>,
         log: Arc<EventLog>,
@@ -106,7 +106,7 @@ impl Writer {
 }
 
 struct WriterLoop {
-    storage: Storage,
+    storage: Box<dyn Storage>,
     state: State,
     view: Arc<RwLock<View>>,
     log: Arc<EventLog>,
