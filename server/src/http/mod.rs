@@ -7,6 +7,7 @@ mod api;
 pub(crate) mod body;
 pub(crate) mod error;
 mod files;
+mod heartbeat;
 mod ws;
 
 use crate::app::App;

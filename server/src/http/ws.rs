@@ -5,6 +5,7 @@
 
 use super::body::{Resp, query_param, query_u64};
 use super::error::ApiError;
+use super::heartbeat::{Due, Heartbeat};
 use crate::app::App;
 use crate::stream::log::{LoggedEvent, Subscription};
 use bytes::Bytes;
@@ -164,11 +165,13 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
         return;
     }
     let mut stop = app.stop.clone();
-    let mut last_heard = Instant::now();
-    let mut last_sent = Instant::now();
+    let mut beat = Heartbeat::new(
+        Instant::now(),
+        app.config.ping_interval,
+        app.config.idle_timeout,
+    );
     let close = loop {
-        let deadline =
-            (last_sent + app.config.ping_interval).min(last_heard + app.config.idle_timeout);
+        let deadline = beat.deadline();
         tokio::select! {
             _ = stop.changed() => break Some(close_frame(1001, "server shutting down")),
             received = live.recv() => {
@@ -180,7 +183,7 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
                     ws.flush().await
                 };
                 match timeout(send_timeout, written).await {
-                    Ok(Ok(())) => last_sent = Instant::now(),
+                    Ok(Ok(())) => beat.sent(Instant::now()),
                     Ok(Err(_)) => break None,
                     Err(_) => break Some(close_frame(CLOSE_SLOW_CONSUMER, "slow consumer")),
                 }
@@ -192,14 +195,14 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
                 }
             }
             incoming = ws.next() => {
-                last_heard = Instant::now();
+                beat.heard(Instant::now());
                 match incoming {
                     None => break None,
                     Some(Ok(Message::Text(text))) => match client_message_type(&text) {
                         Some(t) if t == "sync:ping" => {
                             let pong = Message::text(wire::pong_frame());
                             if timeout(send_timeout, ws.send(pong)).await.map_or(true, |r| r.is_err()) { break None }
-                            last_sent = Instant::now();
+                            beat.sent(Instant::now());
                         }
                         Some(_) => {}
                         None => break Some(close_frame(1008, "malformed message: expected a JSON object with a string `type`")),
@@ -223,8 +226,10 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
             }
             _ = sleep_until(deadline) => {
                 let now = Instant::now();
-                if now >= last_heard + app.config.idle_timeout {
-                    break Some(close_frame(1001, "idle timeout"));
+                match beat.due(now) {
+                    Due::Close => break Some(close_frame(1001, "idle timeout")),
+                    Due::Nothing => continue,
+                    Due::Ping => {}
                 }
                 let ping = async {
                     ws.feed(Message::text(wire::ping_frame())).await?;
@@ -232,7 +237,7 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
                     ws.flush().await
                 };
                 if timeout(send_timeout, ping).await.map_or(true, |r| r.is_err()) { break None }
-                last_sent = now;
+                beat.sent(now);
             }
         }
     };
