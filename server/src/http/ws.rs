@@ -7,7 +7,7 @@ use super::body::{Resp, query_param, query_u64};
 use super::error::ApiError;
 use super::heartbeat::{Due, Heartbeat};
 use crate::app::App;
-use crate::stream::log::{LoggedEvent, Subscription};
+use crate::stream::log::{Batch, LoggedEvent, Subscription};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
@@ -175,7 +175,10 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
         tokio::select! {
             _ = stop.changed() => break Some(close_frame(1001, "server shutting down")),
             received = live.recv() => {
-                let (batch, flow) = collect_ready(received, &mut live, &mut sent);
+                let (batch, mut flow) = collect_ready(received, &mut live, &mut sent);
+                if app.log.behind(sent) {
+                    flow = Flow::Lost;
+                }
                 let written = async {
                     for e in batch {
                         ws.feed(Message::Text(e.json)).await?;
@@ -253,33 +256,39 @@ enum Flow {
     Closed,
 }
 
-/// The events to write now: `first` and whatever else is already waiting
-/// (up to `WRITE_BATCH`), skipping any at or below `sent` and advancing it.
-/// `Flow::Lost` when the subscriber lagged or the next event is not `sent + 1`.
+/// The events to write now: those of `first` and of whatever batches are
+/// already waiting (up to `WRITE_BATCH` events, or one batch if larger),
+/// skipping any at or below `sent` and advancing it. `Flow::Lost` when the
+/// subscriber lagged or the next event is not `sent + 1`.
 fn collect_ready(
-    first: Result<LoggedEvent, RecvError>,
-    live: &mut broadcast::Receiver<LoggedEvent>,
+    first: Result<Batch, RecvError>,
+    live: &mut broadcast::Receiver<Batch>,
     sent: &mut u64,
 ) -> (Vec<LoggedEvent>, Flow) {
-    let mut batch = Vec::new();
+    let mut out = Vec::new();
     let mut item = first;
     loop {
         match item {
-            Ok(e) if e.seq > *sent + 1 => return (batch, Flow::Lost),
-            Ok(e) if e.seq == *sent + 1 => {
-                *sent = e.seq;
-                batch.push(e);
+            Ok(batch) => {
+                for e in batch.iter() {
+                    if e.seq > *sent + 1 {
+                        return (out, Flow::Lost);
+                    }
+                    if e.seq == *sent + 1 {
+                        *sent = e.seq;
+                        out.push(e.clone());
+                    }
+                }
             }
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => return (batch, Flow::Lost),
-            Err(RecvError::Closed) => return (batch, Flow::Closed),
+            Err(RecvError::Lagged(_)) => return (out, Flow::Lost),
+            Err(RecvError::Closed) => return (out, Flow::Closed),
         }
-        if batch.len() >= WRITE_BATCH {
-            return (batch, Flow::More);
+        if out.len() >= WRITE_BATCH {
+            return (out, Flow::More);
         }
         item = match live.try_recv() {
-            Ok(e) => Ok(e),
-            Err(TryRecvError::Empty) => return (batch, Flow::More),
+            Ok(b) => Ok(b),
+            Err(TryRecvError::Empty) => return (out, Flow::More),
             Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
             Err(TryRecvError::Closed) => Err(RecvError::Closed),
         };

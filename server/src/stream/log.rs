@@ -2,12 +2,15 @@
 //! and `GET /api/events`, and the live fan-out to WebSocket connections.
 //!
 //! Each event is serialized once; every connection shares the same bytes.
-//! The live fan-out is a `tokio::sync::broadcast` ring: each connection holds
-//! only a cursor into it, and one that falls more than the ring's capacity
-//! behind learns so (`Lagged`) instead of silently missing events.
+//! The live fan-out is a `tokio::sync::broadcast` ring of *batches* (one per
+//! commit): a connection wakes once per commit and writes all of its events
+//! with one send. Each connection holds only a cursor into the ring; one
+//! that falls more than `lag_limit` events behind (`behind`) or more than the
+//! ring's capacity (`Lagged`) learns so instead of silently missing events.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -27,9 +30,15 @@ struct Ring {
 /// subscriber's backlog and its live stream meet with no gap.
 pub struct EventLog {
     ring: Mutex<Ring>,
-    live: broadcast::Sender<LoggedEvent>,
+    live: broadcast::Sender<Batch>,
+    /// The ring's head, readable without the lock.
+    head: AtomicU64,
     retain: usize,
+    lag_limit: u64,
 }
+
+/// The events of one commit, in seq order, shared by every connection.
+pub type Batch = Arc<[LoggedEvent]>;
 
 /// The requested history is no longer retained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +48,7 @@ pub struct Gone {
 
 /// A new subscriber's starting point.
 pub struct Subscription {
-    pub live: broadcast::Receiver<LoggedEvent>,
+    pub live: broadcast::Receiver<Batch>,
     /// The head when the subscription was taken.
     pub head: u64,
     /// With a resume: the retained events after `since`, up to `head`.
@@ -59,28 +68,39 @@ impl EventLog {
         EventLog {
             ring: Mutex::new(Ring { events, head }),
             live,
+            head: AtomicU64::new(head),
             retain,
+            lag_limit: lag_limit as u64,
         }
     }
 
     /// The seq of the newest committed event.
     pub fn head(&self) -> u64 {
-        self.ring.lock().expect("event ring").head
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Whether a connection that has sent up to `sent` is too far behind.
+    pub fn behind(&self, sent: u64) -> bool {
+        self.head().saturating_sub(sent) > self.lag_limit
     }
 
     /// Appends committed events (consecutive seqs) and sends them live.
     pub fn publish(&self, events: Vec<LoggedEvent>) {
+        if events.is_empty() {
+            return;
+        }
         let mut ring = self.ring.lock().expect("event ring");
-        for e in events {
+        for e in &events {
             debug_assert_eq!(e.seq, ring.head + 1, "events are published in seq order");
             ring.head = e.seq;
             if ring.events.len() == self.retain {
                 ring.events.pop_front();
             }
             ring.events.push_back(e.clone());
-            // An error only means nobody is listening right now.
-            let _ = self.live.send(e);
         }
+        self.head.store(ring.head, Ordering::Release);
+        // An error only means nobody is listening right now.
+        let _ = self.live.send(events.into());
     }
 
     /// Subscribes to live events; with `since`, also returns the retained
@@ -157,8 +177,9 @@ mod tests {
         let log = EventLog::new(7, vec![ev(6), ev(7)], 10, 16);
         let mut sub = log.subscribe(None);
         assert_eq!(sub.head, 7);
-        log.publish(vec![ev(8)]);
-        assert_eq!(sub.live.try_recv().unwrap().seq, 8);
+        log.publish(vec![ev(8), ev(9)]);
+        let batch = sub.live.try_recv().unwrap();
+        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [8, 9]);
         let empty = EventLog::new(0, vec![], 10, 16);
         assert_eq!(empty.range(0, 10).unwrap().len(), 0);
     }
@@ -167,7 +188,13 @@ mod tests {
     fn a_subscriber_that_falls_behind_is_told() {
         let log = EventLog::new(0, vec![], 100, 4);
         let mut sub = log.subscribe(None);
+        // more than `lag_limit` events behind, in one commit
         log.publish((1..=10).map(ev).collect());
+        assert!(log.behind(0) && log.behind(5) && !log.behind(6));
+        // more commits than the ring holds
+        for seq in 11..=20 {
+            log.publish(vec![ev(seq)]);
+        }
         assert!(matches!(
             sub.live.try_recv(),
             Err(broadcast::error::TryRecvError::Lagged(_))
