@@ -1,7 +1,7 @@
 //! What every request handler holds: the configuration, the readable state,
 //! the event log, the writer, and the connection bookkeeping.
 
-use crate::Config;
+use crate::config::Config;
 use crate::domain::state::View;
 use crate::stream::log::EventLog;
 use crate::stream::writer::Writer;

@@ -11,10 +11,13 @@
 //! static files). This file wires them together and runs the accept loop.
 
 mod app;
+mod config;
 pub mod domain;
 mod http;
 mod storage;
 mod stream;
+
+pub use config::Config;
 
 /// A refusal as answered over HTTP (status and JSON body); `From<DomainError>`
 /// is the mapping (the engine simulator plays the HTTP layer with it).
@@ -29,60 +32,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
-
-/// How the server runs. `Config::new(db)` gives the documented defaults.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The SQLite database file.
-    pub db: PathBuf,
-    /// Bearer token required on `/api` and `/ws` when set.
-    pub token: Option<String>,
-    /// Extra names accepted in the `Host` header (besides loopback names).
-    pub allow_hosts: Vec<String>,
-    /// Origins allowed to make cross-origin requests (`*` for any).
-    pub allow_origins: Vec<String>,
-    /// Events kept for resume and `GET /api/events` (at least 10,000).
-    pub retain: usize,
-    /// How far (in events) a WebSocket client may fall behind before it is
-    /// closed with 4008.
-    pub lag_limit: usize,
-    /// Most concurrent connections (HTTP and WebSocket together).
-    pub max_connections: usize,
-    /// Server silence after which a `sync:ping` is sent.
-    pub ping_interval: Duration,
-    /// Client silence after which a WebSocket is closed.
-    pub idle_timeout: Duration,
-    /// How long a stalled write to a WebSocket client may take before the
-    /// client is treated as a slow consumer.
-    pub send_timeout: Duration,
-    /// Serve this folder at `/` (the live board); canonicalized by `run`.
-    pub static_dir: Option<PathBuf>,
-}
-
-impl Config {
-    pub fn new(db: impl Into<PathBuf>) -> Self {
-        Config {
-            db: db.into(),
-            token: None,
-            allow_hosts: vec![],
-            allow_origins: vec![],
-            retain: 10_000,
-            lag_limit: 4096,
-            max_connections: 20_000,
-            ping_interval: Duration::from_secs(25),
-            idle_timeout: Duration::from_secs(120),
-            send_timeout: Duration::from_secs(10),
-            static_dir: None,
-        }
-    }
-}
 
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! WAL with `synchronous=FULL`, so a committed transaction survives a crash
 //! or power cut. Only the writer thread writes.
 
-use super::{IDEMPOTENCY_RETAIN_MS, KeptAnswer, Loaded, Storage, StorageError};
+use super::backend::{IDEMPOTENCY_RETAIN_MS, KeptAnswer, Loaded, Storage, StorageError};
 use crate::domain::state::State;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
