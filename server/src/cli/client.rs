@@ -157,11 +157,16 @@ impl Client {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         let v = self.send(Method::GET, path, None, None).await?;
-        serde_json::from_value(v).map_err(|e| CliError::Refused {
-            status: 200,
-            code: "bad_response".into(),
-            message: e.to_string(),
-        })
+        serde_json::from_value(v).map_err(bad_response)
+    }
+}
+
+/// A 2xx answer that is not what the API documents.
+pub fn bad_response(e: serde_json::Error) -> CliError {
+    CliError::Refused {
+        status: 200,
+        code: "bad_response".into(),
+        message: format!("unexpected answer from the server: {e}"),
     }
 }
 

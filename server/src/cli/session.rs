@@ -1,8 +1,7 @@
 //! `tasksync session …`: spawn, list, show, and the lifecycle actions.
 
-use super::client::{CliError, Client, ClientArgs, body, seg};
+use super::client::{CliError, Client, ClientArgs, bad_response, body, seg};
 use super::output::{self, paint};
-use super::task::bad_response;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};

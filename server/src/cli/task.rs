@@ -1,7 +1,7 @@
 //! `tasksync task …`: create, list, show, queue, update (a session reports
 //! its status), set-status (the task's own status), remove-session, delete.
 
-use super::client::{CliError, Client, ClientArgs, body, seg};
+use super::client::{CliError, Client, ClientArgs, bad_response, body, seg};
 use super::output::{self, aggregate_icon, paint, status_icon};
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -272,14 +272,6 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-    }
-}
-
-pub fn bad_response(e: serde_json::Error) -> CliError {
-    CliError::Refused {
-        status: 200,
-        code: "bad_response".into(),
-        message: format!("unexpected answer from the server: {e}"),
     }
 }
 
