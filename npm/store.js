@@ -8,6 +8,8 @@ import { Engine, allowedTaskTransitions as allowed, eventTypes } from './pkg/tas
 import { isLoaded, memory, ready } from './engine.js';
 
 const encoder = new TextEncoder();
+/** The engine's answer bit for "pass this frame as text" (see `#statusIn`). */
+const SEND_TEXT = 2 ** 31;
 
 let eventTypeSet = null;
 /** The stream's event types (asked of the engine once it is loaded). */
@@ -97,6 +99,7 @@ export class Store {
   #waiters = []; // pending connect(): [resolve, reject]
   #writes = new Map(); // write id -> [resolve, reject]
   #inboxView = null; // the engine's inbox, as bytes (see #inbox)
+  #emitting = false; // on() listeners want events (they get the engine's copy of the text)
   #tasks = new Map(); // id -> the JS object handed out, until it changes
   #sessions = new Map();
   #snapshot = null;
@@ -166,20 +169,49 @@ export class Store {
   }
 
   /**
-   * Feeds a frame (`input(engine, now, bytes in the inbox)`). It is parsed
-   * here too, once: when the engine answers that the frame made one plain
-   * change, the new object is built from this parse (`#plain`) instead of
-   * being read out of the engine.
+   * Feeds a frame from socket `conn` (-1: the caller's own transport). It is
+   * parsed here, once, as the seed's code does: a `task:session_status`
+   * (most of any stream) then goes to the engine as its parts, with no
+   * second parse (`#statusIn`); any other frame as its text. When the engine
+   * answers that the frame made one plain change, the new object is built
+   * from this parse (`#plain`) instead of being read out of the engine.
    */
-  #frame(text, input) {
+  #frame(text, conn) {
     let parsed;
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = undefined; // (the engine reports it)
     }
-    const len = this.#inbox(text);
-    this.#after(input(this.#engine, Date.now(), len), parsed);
+    const now = Date.now();
+    let bits = parsed?.type === 'task:session_status' && !this.#emitting ? this.#statusIn(now, conn, parsed) : SEND_TEXT;
+    if (bits & SEND_TEXT) {
+      const len = this.#inbox(text);
+      bits = conn < 0 ? this.#engine.messageIn(now, len) : this.#engine.frameIn(now, conn, len);
+    }
+    this.#after(bits, parsed);
+  }
+
+  /** A parsed `task:session_status` as its parts (see the engine's `statusIn`), or SEND_TEXT when they are not all there. */
+  #statusIn(now, conn, { payload: p, seq }) {
+    if (typeof p?.taskId !== 'string' || typeof p.sessionId !== 'string' || typeof p.status !== 'string'
+      || typeof p.lastUpdated !== 'string' || !(p.notes == null || typeof p.notes === 'string')) return SEND_TEXT;
+    const notes = p.notes ?? '';
+    const room = 3 * (p.taskId.length + p.sessionId.length + p.status.length + notes.length + p.lastUpdated.length);
+    const view = this.#inboxOf(room);
+    let at = 0;
+    const put = (s) => {
+      const n = encoder.encodeInto(s, view.subarray(at)).written;
+      at += n;
+      return n;
+    };
+    const task = put(p.taskId);
+    const session = put(p.sessionId);
+    const status = put(p.status);
+    const notesLen = p.notes == null ? -1 : put(notes);
+    const updated = put(p.lastUpdated);
+    return this.#engine.statusIn(now, conn, typeof seq === 'number' ? seq : -1, typeof p.version === 'number' ? p.version : -1,
+      task, session, status, notesLen, updated);
   }
 
   /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved, 8 changed ids to drop, 16–255 a plain change (see `#plain`). */
@@ -323,7 +355,7 @@ export class Store {
       return this.#step((en, now) => en.closed(now, conn, 1006));
     }
     ws.onmessage = (event) => {
-      if (typeof event.data === 'string') this.#frame(event.data, (en, now, len) => en.frameIn(now, conn, len));
+      if (typeof event.data === 'string') this.#frame(event.data, conn);
     };
     ws.onclose = (event) => this.#step((en, now) => en.closed(now, conn, event?.code ?? 1006));
     this.#socket = [conn, ws];
@@ -371,7 +403,11 @@ export class Store {
 
   /** Writes a frame into the engine's inbox (`encodeInto`: no string crossing); its length in bytes. */
   #inbox(text) {
-    const room = text.length * 3; // UTF-16 to UTF-8: at most 3 bytes per unit
+    return encoder.encodeInto(text, this.#inboxOf(text.length * 3)).written; // (UTF-16 to UTF-8: at most 3 bytes per unit)
+  }
+
+  /** The engine's inbox as bytes, at least `room` of them. */
+  #inboxOf(room) {
     let view = this.#inboxView;
     // (a view of memory that has grown since is detached: its length is 0)
     if (view === null || view.byteLength < room) {
@@ -379,7 +415,7 @@ export class Store {
       const at = this.#engine.inbox(capacity); // (may grow the memory: its buffer is read after)
       view = this.#inboxView = new Uint8Array(memory().buffer, at, capacity);
     }
-    return encoder.encodeInto(text, view).written;
+    return view;
   }
 
   /** One timer for the engine's earliest deadline. */
@@ -449,6 +485,7 @@ export class Store {
     if (this.#engine === null) return;
     const wanted = [...this.#listeners].some(([type, fs]) => fs.size > 0 && (type === '*' || isEventType(type)));
     this.#engine.setEmitEvents(wanted);
+    this.#emitting = wanted;
   }
 
   // ----- reading: JS objects made once per change, then handed out as they are -----
@@ -594,7 +631,7 @@ export class Store {
 
   applyMessage(text) {
     const frame = String(text);
-    this.#withEngine(() => this.#frame(frame, (en, now, len) => en.messageIn(now, len)));
+    this.#withEngine(() => this.#frame(frame, -1));
   }
 
   loadSnapshot(text) {

@@ -98,6 +98,9 @@ pub struct Options {
 
 /// What happened, as the caller tells it.
 #[derive(Debug, Clone)]
+// (An input is made and consumed at once, never stored: a large variant costs
+// nothing, and boxing the event would cost an allocation per event.)
+#[allow(clippy::large_enum_variant)]
 pub enum Input<'a> {
     /// The user asked to connect (again).
     Connect,
@@ -123,6 +126,14 @@ pub enum Input<'a> {
     Tick,
     /// A frame that arrived by the caller's own transport.
     Message(&'a str),
+    /// An event frame the caller decoded itself (an executor that parses
+    /// every frame anyway passes the event so, sparing a second parse). It is
+    /// handled exactly as its text would be: `conn` as in `Frame`, or `None`
+    /// for the caller's own transport as in `Message`.
+    Event {
+        conn: Option<ConnId>,
+        env: Envelope,
+    },
     /// A `GET /api/snapshot` body that arrived by the caller's own transport.
     LoadSnapshot(&'a str),
 }
@@ -451,8 +462,11 @@ impl Link {
         // A plain change needs a clean start: nothing on the changes list
         // that the caller has not taken yet.
         // (and a frame: only then has the caller parsed what was applied)
-        let clean =
-            !self.view.has_changes() && matches!(input, Input::Frame { .. } | Input::Message(_));
+        let clean = !self.view.has_changes()
+            && matches!(
+                input,
+                Input::Frame { .. } | Input::Message(_) | Input::Event { .. }
+            );
         self.plain = None;
         self.applied = 0;
         self.plain_candidate = None;
@@ -488,6 +502,16 @@ impl Link {
             }
             Input::Tick => self.on_tick(now),
             Input::Message(text) => self.on_frame(now, text, true),
+            Input::Event { conn: None, env } => self.on_event(now, env, None),
+            Input::Event {
+                conn: Some(conn),
+                env,
+            } => {
+                if self.conn == Some(conn) {
+                    self.last_heard = now;
+                    self.on_event(now, env, None);
+                }
+            }
             Input::LoadSnapshot(text) => match serde_json::from_str::<Snapshot>(text) {
                 Ok(snap) => {
                     self.catch_up = CatchUp::Request(ReqId::MAX);
@@ -709,14 +733,18 @@ impl Link {
         match parse_frame(text) {
             Err(e) => self.report(&e.to_string()),
             Ok(Frame::Hello(h)) => self.on_hello(now, h, external),
-            Ok(Frame::Event(env)) => {
-                if self.catch_up != CatchUp::None {
-                    self.buffered.push(text.to_owned());
-                } else if self.apply(now, env, text) {
-                    self.maybe_live(now);
-                }
-            }
+            Ok(Frame::Event(env)) => self.on_event(now, env, Some(text)),
             Ok(Frame::Ping | Frame::Pong | Frame::Unknown(_)) => {}
+        }
+    }
+
+    /// An event, with its frame's text when there is one.
+    fn on_event(&mut self, now: Millis, env: Envelope, text: Option<&str>) {
+        if self.catch_up != CatchUp::None {
+            self.buffered
+                .push(text.map_or_else(|| json(&env), str::to_owned));
+        } else if self.apply(now, env, text) {
+            self.maybe_live(now);
         }
     }
 
@@ -790,7 +818,7 @@ impl Link {
     /// Applies one event; the auto-transition trigger is event-based, as
     /// the original `onSessionStatus`: a live `working` on a `todo` task.
     /// False if the event showed a gap and the link was dropped to resume.
-    fn apply(&mut self, now: Millis, env: Envelope, text: &str) -> bool {
+    fn apply(&mut self, now: Millis, env: Envelope, text: Option<&str>) -> bool {
         if env.seq <= self.replica.seq() {
             return true;
         }
@@ -828,15 +856,15 @@ impl Link {
             _ => None,
         };
         let candidate = self.plain_change(&env.event);
+        let emitted = self
+            .emit_events
+            .then(|| text.map_or_else(|| json(&env), str::to_owned));
         if self.replica.apply(env) {
             self.applied += 1;
             self.plain_candidate = candidate;
         }
-        if self.emit_events {
-            self.actions.push_back(Action::Event {
-                ty,
-                text: text.to_owned(),
-            });
+        if let Some(text) = emitted {
+            self.actions.push_back(Action::Event { ty, text });
         }
         if let Some(task_id) = trigger
             && self
@@ -897,7 +925,7 @@ impl Link {
     fn apply_buffered(&mut self, now: Millis) {
         for text in std::mem::take(&mut self.buffered) {
             if let Ok(Frame::Event(env)) = parse_frame(&text)
-                && !self.apply(now, env, &text)
+                && !self.apply(now, env, Some(&text))
             {
                 return;
             }
@@ -1010,7 +1038,7 @@ impl Link {
         let empty = page.events.is_empty();
         for raw in page.events {
             if let Ok(Frame::Event(env)) = parse_frame(raw.get())
-                && !self.apply(now, env, raw.get())
+                && !self.apply(now, env, Some(raw.get()))
             {
                 return;
             }
@@ -1305,4 +1333,10 @@ impl Link {
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// A wire value as JSON text (for the rare paths that need an event's text
+/// when the caller passed it decoded; and for the wasm layer's answers).
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("wire types serialize")
 }

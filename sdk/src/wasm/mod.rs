@@ -5,7 +5,9 @@
 //! here decides or does I/O; text crosses the boundary as JSON, which
 //! V8's `JSON.parse` turns into objects fastest.
 
-use crate::link::{Action, Input, Link, Millis, Options, Plain, Resync, WriteCmd};
+use crate::event::{Envelope, Event, SessionStatusPayload};
+use crate::link::{Action, Input, Link, Millis, Options, Plain, Resync, WriteCmd, json};
+use crate::model::SessionStatus;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
@@ -47,6 +49,9 @@ const DEADLINE: u32 = 4;
 /// `takeChanges()` has ids to list (without it there is nothing to drop, and
 /// no call to make: every string out of wasm costs about a microsecond).
 const LISTED: u32 = 8;
+/// The engine could not take an event passed in parts (`statusIn`): pass the
+/// frame's text instead (nothing was changed).
+const SEND_TEXT: u32 = 1 << 31;
 /// Bits 4–6: a plain change (`link::Plain`) the caller builds itself from
 /// its own parse of the frame: 1 task put, 2 task gone, 3 session put,
 /// 4 session gone, 5 progress; bit 7: the session id is new on the task;
@@ -85,10 +90,6 @@ fn if_changed<'a>(
 
 fn at(now: f64) -> Millis {
     now as Millis
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("engine types serialize")
 }
 
 #[wasm_bindgen]
@@ -151,6 +152,43 @@ impl Engine {
     fn input(&mut self, now: f64, input: Input<'_>) -> u32 {
         self.link.handle(at(now), input);
         self.pending()
+    }
+
+    /// The event `statusIn()` describes, if its parts are valid.
+    fn status_from_inbox(
+        &self,
+        seq: f64,
+        version: f64,
+        [task_len, session_len, status_len, at_len]: [usize; 4],
+        notes_len: i32,
+    ) -> Option<Envelope> {
+        let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 9.0e15).then_some(x as u64);
+        let (seq, version) = (whole(seq)?, whole(version)?);
+        let mut rest = self.inbox.as_slice();
+        let mut take = |len: usize| -> Option<String> {
+            let (head, tail) = rest.split_at_checked(len)?;
+            rest = tail;
+            std::str::from_utf8(head).ok().map(str::to_owned)
+        };
+        let task_id = take(task_len)?;
+        let session_id = take(session_len)?;
+        let status = SessionStatus::parse(&take(status_len)?)?;
+        let notes = match usize::try_from(notes_len) {
+            Ok(len) => Some(take(len)?),
+            Err(_) => None,
+        };
+        let last_updated = take(at_len)?;
+        Some(Envelope {
+            event: Event::TaskSessionStatus(SessionStatusPayload {
+                task_id,
+                session_id,
+                status,
+                notes,
+                last_updated,
+                version,
+            }),
+            seq,
+        })
     }
 
     fn with_inbox(&mut self, now: f64, len: usize, input: impl FnOnce(&str) -> Input<'_>) -> u32 {
@@ -231,6 +269,37 @@ impl Engine {
     #[wasm_bindgen(js_name = messageIn)]
     pub fn message_in(&mut self, now: f64, len: usize) -> u32 {
         self.with_inbox(now, len, |text| Input::Message(text))
+    }
+
+    /// A `task:session_status` frame the caller parsed itself, its strings
+    /// written one after another into the inbox (UTF-8, these byte lengths;
+    /// `notes_len` -1 for none): the same as `frameIn()`/`messageIn()` of its
+    /// text (`conn` -1 for the caller's own transport) without a second
+    /// parse. `SEND_TEXT` if the parts do not make a valid event.
+    #[wasm_bindgen(js_name = statusIn)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn status_in(
+        &mut self,
+        now: f64,
+        conn: f64,
+        seq: f64,
+        version: f64,
+        task_len: usize,
+        session_len: usize,
+        status_len: usize,
+        notes_len: i32,
+        at_len: usize,
+    ) -> u32 {
+        let Some(env) = self.status_from_inbox(
+            seq,
+            version,
+            [task_len, session_len, status_len, at_len],
+            notes_len,
+        ) else {
+            return SEND_TEXT;
+        };
+        let conn = (conn >= 0.0).then_some(conn as u64);
+        self.input(now, Input::Event { conn, env })
     }
 
     #[wasm_bindgen(js_name = loadSnapshot)]
