@@ -113,33 +113,42 @@ impl Task {
 
     /// Sets a session's progress as the original client handling did: update
     /// the entry in place, or append one; also keeps `sessionIds` in step.
+    /// Returns where: the index of the progress entry, and whether the
+    /// session id was new to `sessionIds`.
     pub fn set_progress(
         &mut self,
         session_id: &str,
         status: SessionStatus,
         notes: Option<String>,
         at: &str,
-    ) {
-        match self
+    ) -> (usize, bool) {
+        let index = match self
             .session_progress
-            .iter_mut()
-            .find(|p| p.session_id == session_id)
+            .iter()
+            .position(|p| p.session_id == session_id)
         {
-            Some(p) => {
+            Some(i) => {
+                let p = &mut self.session_progress[i];
                 p.status = status;
                 p.notes = notes;
                 p.last_updated = at.to_owned();
+                i
             }
-            None => self.session_progress.push(SessionProgress {
-                session_id: session_id.to_owned(),
-                status,
-                last_updated: at.to_owned(),
-                notes,
-            }),
-        }
-        if !self.session_ids.iter().any(|s| s == session_id) {
+            None => {
+                self.session_progress.push(SessionProgress {
+                    session_id: session_id.to_owned(),
+                    status,
+                    last_updated: at.to_owned(),
+                    notes,
+                });
+                self.session_progress.len() - 1
+            }
+        };
+        let new_id = !self.session_ids.iter().any(|s| s == session_id);
+        if new_id {
             self.session_ids.push(session_id.to_owned());
         }
+        (index, new_id)
     }
 
     /// Removes a session from the task (ids and progress); true if it was there.

@@ -6,7 +6,7 @@
 use crate::event::{Envelope, Event, SessionStatusPayload};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::wire::sort_listed;
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 pub use crate::wire::Snapshot;
 
@@ -22,6 +22,36 @@ pub fn auto_transition(task: &Task) -> Option<u64> {
     .then_some(task.version)
 }
 
+/// How one applied event changed the copy (an executor that holds its own
+/// objects can make the same change to them: see `link::Plain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The task is the event's `task`, as it is.
+    TaskPut,
+    /// The task (`taskId`) is gone.
+    TaskGone,
+    /// The session is the event's `session`, as it is.
+    SessionPut,
+    /// The session (`sessionId`) is gone.
+    SessionGone,
+    /// A `task:session_status`: the task is its previous copy with
+    /// `sessionProgress[index]` set to the event's session, status, notes
+    /// and `lastUpdated` (`index` = length: appended), the session id
+    /// appended to `sessionIds` if `new_id`, and `version` and `updatedAt`
+    /// (= `lastUpdated`) from the event.
+    Progress { index: usize, new_id: bool },
+}
+
+impl Change {
+    pub fn of_task(self) -> bool {
+        !matches!(self, Change::SessionPut | Change::SessionGone)
+    }
+}
+
+/// Ids of changed entities. (A hash set that keeps its room when emptied:
+/// the hot path of one event allocates nothing for its bookkeeping.)
+pub type IdSet = FxHashSet<String>;
+
 /// The replicated state, with the `seq` it reflects.
 #[derive(Debug, Default, Clone)]
 pub struct Replica {
@@ -29,8 +59,8 @@ pub struct Replica {
     sessions: HashMap<String, Session>,
     epoch: Option<String>,
     seq: u64,
-    changed_tasks: BTreeSet<String>,
-    changed_sessions: BTreeSet<String>,
+    changed_tasks: IdSet,
+    changed_sessions: IdSet,
     /// Grows whenever an entity comes or goes (list order can change only then).
     members: u64,
 }
@@ -106,33 +136,42 @@ impl Replica {
     /// already applied (`seq` at or below ours) or a payload older than what
     /// we hold (by `version`).
     pub fn apply(&mut self, env: Envelope) -> bool {
+        self.apply_change(env).is_some()
+    }
+
+    /// `apply`, saying how the copy changed (`None`: it did not).
+    pub fn apply_change(&mut self, env: Envelope) -> Option<Change> {
         if env.seq <= self.seq {
-            return false;
+            return None;
         }
         self.seq = env.seq;
         match env.event {
-            Event::TaskCreated { task } | Event::TaskUpdated { task } => self.put_task(task),
+            Event::TaskCreated { task } | Event::TaskUpdated { task } => {
+                self.put_task(task).then_some(Change::TaskPut)
+            }
             Event::TaskDeleted { task_id } => {
                 let had = self.tasks.remove(&task_id).is_some();
                 self.members += u64::from(had);
                 if had {
                     self.changed_tasks.insert(task_id);
                 }
-                had
+                had.then_some(Change::TaskGone)
             }
             Event::TaskSessionStatus(p) => self.session_status(p),
             Event::SessionSpawn { session }
             | Event::SessionActive { session, .. }
             | Event::SessionStopped { session, .. }
             | Event::SessionFailed { session, .. }
-            | Event::SessionUpdated { session } => self.put_session(session),
+            | Event::SessionUpdated { session } => {
+                self.put_session(session).then_some(Change::SessionPut)
+            }
             Event::SessionDeleted { session_id } => {
                 let had = self.sessions.remove(&session_id).is_some();
                 self.members += u64::from(had);
                 if had {
                     self.changed_sessions.insert(session_id);
                 }
-                had
+                had.then_some(Change::SessionGone)
             }
         }
     }
@@ -179,18 +218,16 @@ impl Replica {
 
     /// The original `task:session_status` handler, plus version, `updatedAt`
     /// and `sessionIds` as the server keeps them.
-    fn session_status(&mut self, p: SessionStatusPayload) -> bool {
-        let Some(task) = self.tasks.get_mut(&p.task_id) else {
-            return false;
-        };
+    fn session_status(&mut self, p: SessionStatusPayload) -> Option<Change> {
+        let task = self.tasks.get_mut(&p.task_id)?;
         if task.version >= p.version {
-            return false;
+            return None;
         }
-        task.set_progress(&p.session_id, p.status, p.notes, &p.last_updated);
+        let (index, new_id) = task.set_progress(&p.session_id, p.status, p.notes, &p.last_updated);
         task.version = p.version;
         task.updated_at = p.last_updated;
         self.changed_tasks.insert(p.task_id);
-        true
+        Some(Change::Progress { index, new_id })
     }
 
     /// Jumps to `seq` without events (history no longer retained, or a
@@ -215,24 +252,36 @@ impl Replica {
         }
     }
 
-    /// Ids changed since the last call (tasks, sessions), and forgets them.
+    /// Ids changed since the last call (tasks, sessions), in order, and forgets them.
     pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
-        let (tasks, sessions) = self.take_change_sets();
-        (tasks.into_iter().collect(), sessions.into_iter().collect())
+        (
+            sorted(&mut self.changed_tasks),
+            sorted(&mut self.changed_sessions),
+        )
     }
 
-    /// `take_changes()` as the sets they are kept in (no copy).
-    pub fn take_change_sets(&mut self) -> (BTreeSet<String>, BTreeSet<String>) {
-        (
-            std::mem::take(&mut self.changed_tasks),
-            std::mem::take(&mut self.changed_sessions),
-        )
+    /// The ids of tasks changed since the last take.
+    pub fn changed_tasks(&self) -> impl Iterator<Item = &String> {
+        self.changed_tasks.iter()
+    }
+
+    /// The sets of changed ids themselves, for a caller that moves them on
+    /// (and leaves them empty).
+    pub fn changes_mut(&mut self) -> (&mut IdSet, &mut IdSet) {
+        (&mut self.changed_tasks, &mut self.changed_sessions)
     }
 
     /// True if anything changed since the last `take_changes`.
     pub fn has_changes(&self) -> bool {
         !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
     }
+}
+
+/// The ids of `set`, sorted, leaving it empty (with its room).
+pub(crate) fn sorted(set: &mut IdSet) -> Vec<String> {
+    let mut ids: Vec<String> = set.drain().collect();
+    ids.sort_unstable();
+    ids
 }
 
 #[cfg(test)]

@@ -236,29 +236,7 @@ enum CatchUp {
 /// the new object from its own parse instead of reading it out of the engine
 /// (`Link::take_plain`). What to build is decided here; the executor only
 /// copies fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plain {
-    /// The task is the event's `task`, as it is.
-    TaskPut,
-    /// The task (`taskId`) is gone.
-    TaskGone,
-    /// The session is the event's `session`, as it is.
-    SessionPut,
-    /// The session (`sessionId`) is gone.
-    SessionGone,
-    /// A `task:session_status`: the task is its previous copy with
-    /// `sessionProgress[index]` set to the event's session, status, notes
-    /// and `lastUpdated` (`index` = length: appended), the session id
-    /// appended to `sessionIds` if `new_id`, and `version` and `updatedAt`
-    /// (= `lastUpdated`) from the event.
-    Progress { index: usize, new_id: bool },
-}
-
-impl Plain {
-    fn of_task(self) -> bool {
-        !matches!(self, Plain::SessionPut | Plain::SessionGone)
-    }
-}
+pub use crate::replica::Change as Plain;
 
 /// The engine. See the module documentation.
 #[derive(Debug)]
@@ -296,7 +274,7 @@ pub struct Link {
     snapshots: u64,
     /// Events applied during the current input, and the last one's plain change.
     applied: u32,
-    plain_candidate: Option<(Plain, String)>,
+    plain_candidate: Option<Plain>,
     /// The last input's plain change, for `take_plain()`.
     plain: Option<Plain>,
 }
@@ -525,8 +503,8 @@ impl Link {
         self.flush_changes();
         if clean
             && self.applied == 1
-            && let Some((plain, id)) = self.plain_candidate.take()
-            && self.view.only_changed(plain.of_task(), &id)
+            && let Some(plain) = self.plain_candidate.take()
+            && self.view.only_changed(plain.of_task())
         {
             self.plain = Some(plain);
         }
@@ -855,13 +833,16 @@ impl Link {
             }
             _ => None,
         };
-        let candidate = self.plain_change(&env.event);
+        // (a progress patch builds on the previous copy: that must have been the server's too)
+        let overlaid =
+            matches!(&env.event, Event::TaskSessionStatus(p) if self.view.overlaid(&p.task_id));
         let emitted = self
             .emit_events
             .then(|| text.map_or_else(|| json(&env), str::to_owned));
-        if self.replica.apply(env) {
+        if let Some(change) = self.replica.apply_change(env) {
             self.applied += 1;
-            self.plain_candidate = candidate;
+            self.plain_candidate =
+                (!overlaid || !matches!(change, Plain::Progress { .. })).then_some(change);
         }
         if let Some(text) = emitted {
             self.actions.push_back(Action::Event { ty, text });
@@ -876,36 +857,6 @@ impl Link {
         }
         self.after_replica_change(now);
         true
-    }
-
-    /// What applying `event` would change in plain terms, and on which entity.
-    fn plain_change(&self, event: &Event) -> Option<(Plain, String)> {
-        Some(match event {
-            Event::TaskCreated { task } | Event::TaskUpdated { task } => {
-                (Plain::TaskPut, task.id.clone())
-            }
-            Event::TaskDeleted { task_id } => (Plain::TaskGone, task_id.clone()),
-            Event::TaskSessionStatus(p) => {
-                // (a patch of the previous copy: that must be the server's too)
-                if self.view.overlaid(&p.task_id) {
-                    return None;
-                }
-                let t = self.replica.task(&p.task_id)?;
-                let progress = &t.session_progress;
-                let index = progress
-                    .iter()
-                    .position(|x| x.session_id == p.session_id)
-                    .unwrap_or(progress.len());
-                let new_id = !t.session_ids.contains(&p.session_id);
-                (Plain::Progress { index, new_id }, p.task_id.clone())
-            }
-            Event::SessionSpawn { session }
-            | Event::SessionActive { session, .. }
-            | Event::SessionStopped { session, .. }
-            | Event::SessionFailed { session, .. }
-            | Event::SessionUpdated { session } => (Plain::SessionPut, session.id.clone()),
-            Event::SessionDeleted { session_id } => (Plain::SessionGone, session_id.clone()),
-        })
     }
 
     fn snapshot_loaded(&mut self, now: Millis, snap: Snapshot) {
@@ -1287,20 +1238,27 @@ impl Link {
     /// After the server's copy changed: cancel auto-transitions of tasks
     /// that left `todo`, and recompute what the user sees.
     fn after_replica_change(&mut self, now: Millis) {
-        let (tasks, sessions) = self.replica.take_change_sets();
-        if tasks.is_empty() && sessions.is_empty() && !self.view.dirty() {
+        if !self.replica.has_changes() && !self.view.dirty() {
             return;
         }
-        for id in &tasks {
-            if self.auto.get(id).is_some_and(|a| a.inflight.is_none())
-                && self
-                    .replica
-                    .task(id)
-                    .is_none_or(|t| t.status != TaskStatus::Todo)
-            {
-                self.drop_auto(id);
+        if !self.auto.is_empty() {
+            let left_todo: Vec<String> = self
+                .replica
+                .changed_tasks()
+                .filter(|id| {
+                    self.auto.get(*id).is_some_and(|a| a.inflight.is_none())
+                        && self
+                            .replica
+                            .task(id)
+                            .is_none_or(|t| t.status != TaskStatus::Todo)
+                })
+                .cloned()
+                .collect();
+            for id in left_todo {
+                self.drop_auto(&id);
             }
         }
+        let (tasks, sessions) = self.replica.changes_mut();
         self.view.replica_changed(tasks, sessions);
         self.rebuild_view(now);
     }

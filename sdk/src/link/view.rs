@@ -7,7 +7,7 @@
 use super::Millis;
 use super::writes::{WriteCmd, rfc3339};
 use crate::model::{Session, Task, TaskStatus};
-use crate::replica::Replica;
+use crate::replica::{IdSet, Replica, sorted};
 use crate::wire::sort_listed;
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,8 +17,8 @@ pub(super) struct View {
     sessions: HashMap<String, Option<Session>>,
     touched_tasks: BTreeSet<String>,
     touched_sessions: BTreeSet<String>,
-    changed_tasks: BTreeSet<String>,
-    changed_sessions: BTreeSet<String>,
+    changed_tasks: IdSet,
+    changed_sessions: IdSet,
     notify: bool,
     /// Grows whenever an overlay is laid or lifted (it may show or hide an entity).
     members: u64,
@@ -94,25 +94,23 @@ impl View {
 
     /// Whether exactly this one entity changed, and it is shown as the
     /// server's copy (no overlay, nothing waiting to be recomputed).
-    pub fn only_changed(&self, task: bool, id: &str) -> bool {
-        let (changed, others, overlaid) = if task {
-            (
-                &self.changed_tasks,
-                &self.changed_sessions,
-                self.tasks.contains_key(id),
-            )
+    pub fn only_changed(&self, task: bool) -> bool {
+        let (changed, others) = if task {
+            (&self.changed_tasks, &self.changed_sessions)
         } else {
-            (
-                &self.changed_sessions,
-                &self.changed_tasks,
-                self.sessions.contains_key(id),
-            )
+            (&self.changed_sessions, &self.changed_tasks)
         };
-        !overlaid
-            && !self.dirty()
+        let overlaid = |id: &String| {
+            if task {
+                self.tasks.contains_key(id)
+            } else {
+                self.sessions.contains_key(id)
+            }
+        };
+        !self.dirty()
             && others.is_empty()
             && changed.len() == 1
-            && changed.contains(id)
+            && changed.iter().next().is_some_and(|id| !overlaid(id))
     }
 
     pub fn members(&self) -> u64 {
@@ -133,7 +131,8 @@ impl View {
     }
 
     /// The server's copy of these changed.
-    pub fn replica_changed(&mut self, tasks: BTreeSet<String>, sessions: BTreeSet<String>) {
+    /// (Leaves `tasks` and `sessions` empty.)
+    pub fn replica_changed(&mut self, tasks: &mut IdSet, sessions: &mut IdSet) {
         self.notify |= !tasks.is_empty() || !sessions.is_empty();
         Self::mark(
             &self.tasks,
@@ -153,16 +152,16 @@ impl View {
     fn mark<T>(
         overlays: &HashMap<String, Option<T>>,
         touched: &mut BTreeSet<String>,
-        changed: &mut BTreeSet<String>,
-        ids: BTreeSet<String>,
+        changed: &mut IdSet,
+        ids: &mut IdSet,
     ) {
         if !overlays.is_empty() {
             touched.extend(ids.iter().filter(|id| overlays.contains_key(*id)).cloned());
         }
         if changed.is_empty() {
-            *changed = ids;
+            std::mem::swap(changed, ids);
         } else {
-            changed.extend(ids);
+            changed.extend(ids.drain());
         }
     }
 
@@ -229,12 +228,8 @@ impl View {
 
     pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
         (
-            std::mem::take(&mut self.changed_tasks)
-                .into_iter()
-                .collect(),
-            std::mem::take(&mut self.changed_sessions)
-                .into_iter()
-                .collect(),
+            sorted(&mut self.changed_tasks),
+            sorted(&mut self.changed_sessions),
         )
     }
 }
