@@ -19,7 +19,7 @@ cargo build --locked -p tasksync-sdk --target wasm32-unknown-unknown --profile w
 rm -rf npm/pkg
 wasm-bindgen "$target_dir"/wasm32-unknown-unknown/wasm-release/tasksync_sdk.wasm \
   --out-dir npm/pkg --out-name tasksync --target web --omit-default-module-path
-npm/node_modules/.bin/wasm-opt -Oz \
+npm/node_modules/.bin/wasm-opt ${WASM_OPT:--O3} \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   npm/pkg/tasksync_bg.wasm -o npm/pkg/tasksync_bg.wasm

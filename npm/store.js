@@ -192,26 +192,20 @@ export class Store {
     this.#after(bits, parsed);
   }
 
-  /** A parsed `task:session_status` as its parts (see the engine's `statusIn`), or SEND_TEXT when they are not all there. */
+  /**
+   * A parsed `task:session_status` as its parts (see the engine's `statusIn`):
+   * its five strings joined and written with one `encodeInto`. Only when they
+   * are all ASCII (then bytes = UTF-16 units, so the lengths split them
+   * exactly); otherwise, or when a part is missing, SEND_TEXT.
+   */
   #statusIn(now, conn, { payload: p, seq }) {
     if (typeof p?.taskId !== 'string' || typeof p.sessionId !== 'string' || typeof p.status !== 'string'
       || typeof p.lastUpdated !== 'string' || !(p.notes == null || typeof p.notes === 'string')) return SEND_TEXT;
     const notes = p.notes ?? '';
-    const room = 3 * (p.taskId.length + p.sessionId.length + p.status.length + notes.length + p.lastUpdated.length);
-    const view = this.#inboxOf(room);
-    let at = 0;
-    const put = (s) => {
-      const n = encoder.encodeInto(s, view.subarray(at)).written;
-      at += n;
-      return n;
-    };
-    const task = put(p.taskId);
-    const session = put(p.sessionId);
-    const status = put(p.status);
-    const notesLen = p.notes == null ? -1 : put(notes);
-    const updated = put(p.lastUpdated);
+    const joined = p.taskId + p.sessionId + p.status + notes + p.lastUpdated;
+    if (encoder.encodeInto(joined, this.#inboxOf(3 * joined.length)).written !== joined.length) return SEND_TEXT;
     return this.#engine.statusIn(now, conn, typeof seq === 'number' ? seq : -1, typeof p.version === 'number' ? p.version : -1,
-      task, session, status, notesLen, updated);
+      p.taskId.length, p.sessionId.length, p.status.length, p.notes == null ? -1 : notes.length, p.lastUpdated.length);
   }
 
   /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved, 8 changed ids to drop, 16–255 a plain change (see `#plain`). */
