@@ -179,7 +179,9 @@ export class Store {
   #frame(text, conn) {
     let parsed;
     try {
-      parsed = JSON.parse(text);
+      // (A lone surrogate reaches the engine as U+FFFD: such a frame's objects
+      // come from the engine, not from this parse, which would keep it.)
+      parsed = text.isWellFormed?.() === false ? undefined : JSON.parse(text);
     } catch {
       parsed = undefined; // (the engine reports it)
     }
