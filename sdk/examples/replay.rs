@@ -3,6 +3,21 @@
 //! `cargo run --release -p tasksync-sdk --example replay [stream.jsonl]`
 use tasksync_sdk::link::{Input, Link, Options, Resync};
 
+/// A link for the caller's own transport, with no listeners.
+fn quiet_link() -> Link {
+    let mut l = Link::new(Options {
+        base_url: "http://h:1".into(),
+        token: None,
+        auto_transition: false,
+        resync: Resync::Snapshot,
+        client_id: "c".into(),
+        seed: 1,
+        since: None,
+    });
+    l.set_emit_events(false);
+    l
+}
+
 fn main() {
     let path = std::env::args()
         .nth(1)
@@ -11,16 +26,7 @@ fn main() {
     let lines: Vec<&str> = text.lines().collect();
     let per = |d: std::time::Duration| d.as_nanos() as f64 / lines.len() as f64;
     for _ in 0..5 {
-        let mut l = Link::new(Options {
-            base_url: "http://h:1".into(),
-            token: None,
-            auto_transition: false,
-            resync: Resync::Snapshot,
-            client_id: "c".into(),
-            seed: 1,
-            since: None,
-        });
-        l.set_emit_events(false);
+        let mut l = quiet_link();
         let t0 = std::time::Instant::now();
         for line in &lines {
             l.handle(1, Input::Message(line));
@@ -35,16 +41,7 @@ fn main() {
             .iter()
             .map(|l| serde_json::from_str::<tasksync_sdk::Envelope>(l).unwrap())
             .collect();
-        let mut l = Link::new(Options {
-            base_url: "http://h:1".into(),
-            token: None,
-            auto_transition: false,
-            resync: Resync::Snapshot,
-            client_id: "c".into(),
-            seed: 1,
-            since: None,
-        });
-        l.set_emit_events(false);
+        let mut l = quiet_link();
         let t0 = std::time::Instant::now();
         for env in decoded {
             l.handle(1, Input::Event { conn: None, env });
