@@ -41,6 +41,17 @@ cargo clippy -p tasksync-sdk --target wasm32-unknown-unknown --locked -- -D warn
 step "Rust tests (model natively; server against real sockets and SQLite on disk)"
 bounded 25m cargo test --workspace --locked
 
+step "PostgreSQL: the server's API, stream, hostile-input, idempotency, transition, security and restart tests again, on a PostgreSQL-backed server (a throwaway cluster: scripts/pg.sh)"
+pg_parent=$(mktemp -d)
+chmod 755 "$pg_parent" # (the postgres user must reach the cluster's directory)
+pg_url=$(./scripts/pg.sh start "$pg_parent/pg")
+pg_rc=0
+TASKSYNC_TEST_PG="$pg_url" bounded 15m cargo test -p tasksync --locked \
+  --test api --test stream --test hostile --test idempotency --test transitions --test security --test durability --test postgres || pg_rc=$?
+./scripts/pg.sh stop "$pg_parent/pg"
+rm -rf "$pg_parent"
+[ "$pg_rc" = 0 ] || { echo "the tests failed on PostgreSQL" >&2; exit 1; }
+
 step "schemathesis: the live server against docs/openapi.json (no 5xx, every response as documented)"
 SCHEMATHESIS_VERSION=4.32.5
 if [ "$(python3 -c 'import schemathesis; print(schemathesis.__version__)' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then

@@ -25,7 +25,6 @@ pub use http::error::ApiError;
 
 use crate::app::App;
 use crate::domain::state::View;
-use crate::storage::Sqlite;
 use crate::stream::log::{EventLog, LoggedEvent};
 use crate::stream::writer::Writer;
 use hyper::server::conn::http1;
@@ -65,10 +64,10 @@ pub async fn run(
     }
     let db = config.db.clone();
     let retain = config.retain.max(1);
-    let (storage, loaded) = tokio::task::spawn_blocking(move || Sqlite::open(&db, retain))
+    let (storage, loaded) = tokio::task::spawn_blocking(move || storage::open(&db, retain))
         .await
         .expect("open task")?;
-    tracing::info!(db = %config.db.display(), epoch = %loaded.epoch, seq = loaded.head,
+    tracing::info!(db = %storage::shown(&config.db), epoch = %loaded.epoch, seq = loaded.head,
         tasks = loaded.state.tasks.len(), sessions = loaded.state.sessions.len(), "database opened");
     let events = loaded
         .events
@@ -83,13 +82,8 @@ pub async fn run(
         state: loaded.state.clone(),
         seq: loaded.head,
     }));
-    let (writer, writer_thread) = Writer::spawn(
-        Box::new(storage),
-        loaded.state,
-        view.clone(),
-        log.clone(),
-        retain,
-    );
+    let (writer, writer_thread) =
+        Writer::spawn(storage, loaded.state, view.clone(), log.clone(), retain);
     let (stop_tx, stop) = watch::channel(false);
     let app = Arc::new(App {
         config,

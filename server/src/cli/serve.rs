@@ -11,8 +11,14 @@ pub struct ServeArgs {
     /// Address to listen on. Anything but loopback needs --token (or --insecure).
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub addr: SocketAddr,
-    /// SQLite database file (created if missing).
-    #[arg(long, default_value = "./tasksync.db")]
+    /// SQLite database file (created if missing), or a PostgreSQL URL
+    /// (postgres://user@host/db; the schema is created if missing).
+    #[arg(
+        long,
+        env = "TASKSYNC_DB",
+        hide_env_values = true,
+        default_value = "./tasksync.db"
+    )]
     pub db: PathBuf,
     /// Require `Authorization: Bearer <TOKEN>` on /api and /ws.
     #[arg(long, env = "TASKSYNC_TOKEN", hide_env_values = true)]

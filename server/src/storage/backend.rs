@@ -2,12 +2,19 @@
 
 use crate::domain::state::State;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Errors opening or using the database.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error(
+        "another tasksync node is serving this database (one node per PostgreSQL database for now)"
+    )]
+    InUse,
     #[error("corrupt row in `{table}` ({id}): {source}")]
     Corrupt {
         table: &'static str,
@@ -65,4 +72,62 @@ pub trait Storage: Send {
 
     /// The state as committed (after a failed commit).
     fn reload(&self) -> Result<State, StorageError>;
+}
+
+/// The state from its rows (`(id, JSON)` of tasks, then of sessions), as
+/// every backend stores it.
+pub fn state_from_rows(
+    tasks: Vec<(String, String)>,
+    sessions: Vec<(String, String)>,
+) -> Result<State, StorageError> {
+    let mut state = State::default();
+    for (id, body) in tasks {
+        let task = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
+            table: "tasks",
+            id: id.clone(),
+            source,
+        })?;
+        state.tasks.insert(id, Arc::new(task));
+    }
+    for (id, body) in sessions {
+        let s = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
+            table: "sessions",
+            id: id.clone(),
+            source,
+        })?;
+        state.sessions.insert(id, Arc::new(s));
+    }
+    Ok(state)
+}
+
+/// The rows a commit writes: each named entity's JSON as it is in `state`,
+/// or `None` where it is gone (tasks, then sessions).
+pub type Rows<'a> = Vec<(&'a str, Option<String>)>;
+
+pub fn entity_rows<'a>(
+    state: &State,
+    tasks: &'a BTreeSet<String>,
+    sessions: &'a BTreeSet<String>,
+) -> (Rows<'a>, Rows<'a>) {
+    let task_rows = tasks
+        .iter()
+        .map(|id| {
+            let body = state
+                .tasks
+                .get(id)
+                .map(|t| serde_json::to_string(&**t).expect("task serializes"));
+            (id.as_str(), body)
+        })
+        .collect();
+    let session_rows = sessions
+        .iter()
+        .map(|id| {
+            let body = state
+                .sessions
+                .get(id)
+                .map(|s| serde_json::to_string(&**s).expect("session serializes"));
+            (id.as_str(), body)
+        })
+        .collect();
+    (task_rows, session_rows)
 }

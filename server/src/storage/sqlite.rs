@@ -2,12 +2,13 @@
 //! WAL with `synchronous=FULL`, so a committed transaction survives a crash
 //! or power cut. Only the writer thread writes.
 
-use super::backend::{IDEMPOTENCY_RETAIN_MS, KeptAnswer, Loaded, Storage, StorageError};
+use super::backend::{
+    IDEMPOTENCY_RETAIN_MS, KeptAnswer, Loaded, Storage, StorageError, entity_rows, state_from_rows,
+};
 use crate::domain::state::State;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 /// The open SQLite database.
 pub struct Sqlite {
@@ -87,29 +88,18 @@ impl Storage for Sqlite {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            let mut put_task =
-                tx.prepare_cached("INSERT OR REPLACE INTO tasks (id, body) VALUES (?1, ?2)")?;
-            let mut del_task = tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?;
-            for id in tasks {
-                match state.tasks.get(id) {
-                    Some(t) => put_task.execute(params![
-                        id,
-                        serde_json::to_string(&**t).expect("task serializes")
-                    ])?,
-                    None => del_task.execute([id])?,
-                };
-            }
-            let mut put_session =
-                tx.prepare_cached("INSERT OR REPLACE INTO sessions (id, body) VALUES (?1, ?2)")?;
-            let mut del_session = tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
-            for id in sessions {
-                match state.sessions.get(id) {
-                    Some(s) => put_session.execute(params![
-                        id,
-                        serde_json::to_string(&**s).expect("session serializes")
-                    ])?,
-                    None => del_session.execute([id])?,
-                };
+            let (task_rows, session_rows) = entity_rows(state, tasks, sessions);
+            for (table, rows) in [("tasks", task_rows), ("sessions", session_rows)] {
+                let mut put = tx.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO {table} (id, body) VALUES (?1, ?2)"
+                ))?;
+                let mut del = tx.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+                for (id, body) in rows {
+                    match body {
+                        Some(body) => put.execute(params![id, body])?,
+                        None => del.execute([id])?,
+                    };
+                }
             }
             let mut put_event =
                 tx.prepare_cached("INSERT INTO events (seq, body) VALUES (?1, ?2)")?;
@@ -159,24 +149,10 @@ impl Storage for Sqlite {
 }
 
 fn load_state(conn: &Connection) -> Result<State, StorageError> {
-    let mut state = State::default();
-    for (id, body) in rows(conn, "SELECT id, body FROM tasks")? {
-        let task = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
-            table: "tasks",
-            id: id.clone(),
-            source,
-        })?;
-        state.tasks.insert(id, Arc::new(task));
-    }
-    for (id, body) in rows(conn, "SELECT id, body FROM sessions")? {
-        let s = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
-            table: "sessions",
-            id: id.clone(),
-            source,
-        })?;
-        state.sessions.insert(id, Arc::new(s));
-    }
-    Ok(state)
+    state_from_rows(
+        rows(conn, "SELECT id, body FROM tasks")?,
+        rows(conn, "SELECT id, body FROM sessions")?,
+    )
 }
 
 fn rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, String)>> {
@@ -188,6 +164,7 @@ fn rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, String)>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use tasksync_sdk::{Priority, Task, TaskStatus};
 
     fn task(id: &str) -> Arc<Task> {

@@ -26,15 +26,37 @@ pub struct TestServer {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// Creates an empty database on the PostgreSQL server at `base` and returns
+/// its URL. (The sync client runs on a blocking thread: it has its own runtime.)
+async fn fresh_pg_database(base: String) -> String {
+    tokio::task::spawn_blocking(move || {
+        let name = format!("t{}", uuid::Uuid::new_v4().simple());
+        let mut admin = postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls)
+            .expect("TASKSYNC_TEST_PG: PostgreSQL answers");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("a test database");
+        format!("{base}/{name}")
+    })
+    .await
+    .unwrap()
+}
+
 impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
-    /// A server on a fresh temporary database, with `tweak` applied to its config.
+    /// A server on a fresh temporary database, with `tweak` applied to its
+    /// config: SQLite in a temporary directory, or, when `TASKSYNC_TEST_PG`
+    /// names a PostgreSQL server (`postgres://user@host:port`, as
+    /// `scripts/test.sh` sets it), a new database on it.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("test.db");
+        let db = match std::env::var("TASKSYNC_TEST_PG") {
+            Ok(base) => PathBuf::from(fresh_pg_database(base).await),
+            Err(_) => dir.path().join("test.db"),
+        };
         let mut s = Self::start_on(&db, None, tweak).await;
         s._dir = Some(dir);
         s
