@@ -37,28 +37,14 @@ pub fn is_url(db: &str) -> bool {
 /// through `&self`, and only the writer thread ever holds it.)
 pub struct Postgres {
     client: RefCell<Client>,
+    url: String,
 }
 
 impl Postgres {
     /// Connects to `url`, creates the schema if it is missing, and loads the
     /// state and the newest `retain` events. A new database gets a new epoch.
     pub fn open(url: &str, retain: usize) -> Result<(Postgres, Loaded), StorageError> {
-        let mut client = Client::connect(url, NoTls)?;
-        // One node per database for now: this connection holds a session lock
-        // for as long as the node runs, and a second node is refused.
-        // (Tried for a few seconds: a node that just stopped may not have
-        // been seen to disconnect yet, as in a quick restart.)
-        let mut tries = 0;
-        while !client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&NODE_LOCK])?
-            .get::<_, bool>(0)
-        {
-            tries += 1;
-            if tries == 50 {
-                return Err(StorageError::InUse);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        let mut client = connect(url)?;
         client.batch_execute(SCHEMA)?;
         let fresh = uuid::Uuid::new_v4().simple().to_string();
         // (ON CONFLICT: two nodes starting at once agree on one epoch)
@@ -85,6 +71,7 @@ impl Postgres {
         Ok((
             Postgres {
                 client: RefCell::new(client),
+                url: url.to_owned(),
             },
             Loaded {
                 epoch,
@@ -94,6 +81,40 @@ impl Postgres {
             },
         ))
     }
+}
+
+impl Postgres {
+    /// The connection, connected again first if it was lost (the database
+    /// restarted, or the connection was killed): the write that saw it go
+    /// was refused (503) and nothing was committed; the next one goes ahead.
+    fn client(&self) -> Result<std::cell::RefMut<'_, Client>, StorageError> {
+        let mut client = self.client.borrow_mut();
+        if client.is_closed() {
+            tracing::warn!("the PostgreSQL connection was lost; connecting again");
+            *client = connect(&self.url)?;
+        }
+        Ok(client)
+    }
+}
+
+/// Connects and takes the node lock. One node per database for now: this
+/// connection holds a session lock for as long as the node runs, and a
+/// second node is refused. (Tried for a few seconds: a node that just
+/// stopped may not have been seen to disconnect yet, as in a quick restart.)
+fn connect(url: &str) -> Result<Client, StorageError> {
+    let mut client = Client::connect(url, NoTls)?;
+    let mut tries = 0;
+    while !client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&NODE_LOCK])?
+        .get::<_, bool>(0)
+    {
+        tries += 1;
+        if tries == 50 {
+            return Err(StorageError::InUse);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(client)
 }
 
 impl Storage for Postgres {
@@ -106,7 +127,7 @@ impl Storage for Postgres {
         kept: &[(String, KeptAnswer)],
         prune: Option<(u64, i64)>,
     ) -> Result<(), StorageError> {
-        let client = self.client.get_mut();
+        let mut client = self.client()?;
         let mut tx = client.transaction()?;
         let (task_rows, session_rows) = entity_rows(state, tasks, sessions);
         for (table, rows) in [("tasks", task_rows), ("sessions", session_rows)] {
@@ -151,7 +172,7 @@ impl Storage for Postgres {
     }
 
     fn kept_answer(&self, key: &str, now: i64) -> Result<Option<KeptAnswer>, StorageError> {
-        let row = self.client.borrow_mut().query_opt(
+        let row = self.client()?.query_opt(
             "SELECT request, at, kind, created, body FROM idempotency WHERE key = $1 AND at >= $2",
             &[&key, &(now - IDEMPOTENCY_RETAIN_MS)],
         )?;
@@ -165,7 +186,7 @@ impl Storage for Postgres {
     }
 
     fn reload(&self) -> Result<State, StorageError> {
-        load_state(&mut self.client.borrow_mut())
+        load_state(&mut *self.client()?)
     }
 }
 
