@@ -126,3 +126,19 @@ pub(super) fn progress_change(
         out.sessions.push(session_id.to_owned());
     }
 }
+
+/// The task `id` as it is now, or `not_found`.
+pub(super) fn task_of<'a>(state: &'a State, id: &str) -> Result<&'a Arc<Task>, DomainError> {
+    state
+        .tasks
+        .get(id)
+        .ok_or_else(|| DomainError::task_not_found(id))
+}
+
+/// The session `id` as it is now, or `not_found`.
+pub(super) fn session_of<'a>(state: &'a State, id: &str) -> Result<&'a Arc<Session>, DomainError> {
+    state
+        .sessions
+        .get(id)
+        .ok_or_else(|| DomainError::session_not_found(id))
+}

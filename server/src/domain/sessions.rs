@@ -77,10 +77,7 @@ pub(super) fn lifecycle(
     if let Some(e) = &error {
         check_text("error", e, false)?;
     }
-    let current = state
-        .sessions
-        .get(id)
-        .ok_or_else(|| DomainError::session_not_found(id))?;
+    let current = session_of(state, id)?;
     if !current.status.check_transition(to)? {
         return Ok(Outcome::reply(Reply::Session(current.clone())));
     }

@@ -69,10 +69,7 @@ pub(super) fn update_task(
     if_match: Option<u64>,
     clock: &mut dyn Clock,
 ) -> Result<Outcome, DomainError> {
-    let current = state
-        .tasks
-        .get(id)
-        .ok_or_else(|| DomainError::task_not_found(id))?;
+    let current = task_of(state, id)?;
     let mut next = (**current).clone();
     if let Some(title) = patch.title {
         check_text("title", &title, true)?;
@@ -165,11 +162,7 @@ pub(super) fn queue_task(
     clock: &mut dyn Clock,
 ) -> Result<Outcome, DomainError> {
     check_id("sessionId", session_id)?;
-    let task = state
-        .tasks
-        .get(task_id)
-        .ok_or_else(|| DomainError::task_not_found(task_id))?
-        .clone();
+    let task = task_of(state, task_id)?.clone();
     if !state.sessions.contains_key(session_id) {
         return Err(DomainError::session_not_found(session_id));
     }
@@ -202,11 +195,7 @@ pub(super) fn set_session_status(
     if let Some(n) = &notes {
         check_text("notes", n, false)?;
     }
-    let task = state
-        .tasks
-        .get(task_id)
-        .ok_or_else(|| DomainError::task_not_found(task_id))?
-        .clone();
+    let task = task_of(state, task_id)?.clone();
     if !state.sessions.contains_key(session_id) {
         return Err(DomainError::session_not_found(session_id));
     }
@@ -228,10 +217,7 @@ pub(super) fn remove_session(
     session_id: &str,
     clock: &mut dyn Clock,
 ) -> Result<Outcome, DomainError> {
-    let task = state
-        .tasks
-        .get(task_id)
-        .ok_or_else(|| DomainError::task_not_found(task_id))?;
+    let task = task_of(state, task_id)?;
     let mut next = (**task).clone();
     if !next.remove_session(session_id) {
         return Err(DomainError::not_found(format!(
