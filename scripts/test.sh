@@ -41,7 +41,7 @@ cargo clippy -p tasksync-sdk --target wasm32-unknown-unknown --locked -- -D warn
 step "Rust tests (model natively; server against real sockets and SQLite on disk)"
 bounded 25m cargo test --workspace --locked
 
-step "PostgreSQL: the server's API, stream, hostile-input, idempotency, transition, security and restart tests again, on a PostgreSQL-backed server (a throwaway cluster: scripts/pg.sh)"
+step "PostgreSQL: the server's API, stream, hostile-input, idempotency, transition, security and restart tests again, on a PostgreSQL-backed server (a throwaway cluster: scripts/pg.sh); then many nodes on one database: one seq across three nodes, resume on another node, a node SIGKILLed mid-write, PostgreSQL crashed and started again, a cut listening connection"
 pg_parent=$(mktemp -d)
 chmod 755 "$pg_parent" # (the postgres user must reach the cluster's directory)
 pg_url=$(./scripts/pg.sh start "$pg_parent/pg")

@@ -31,6 +31,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 /// Largest frame or message a client may send.
 pub const MAX_CLIENT_FRAME: usize = 64 << 10;
 
+/// How long a resume from a seq this node has not reached yet waits for it
+/// before the client is told `resumed: false` (and loads a snapshot).
+const RESUME_WAIT: Duration = Duration::from_secs(1);
+
 /// Close code for a client that fell too far behind.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 
@@ -116,6 +120,15 @@ pub fn upgrade(app: &Arc<App>, mut req: Request<Incoming>) -> Result<Resp, ApiEr
                     Some(socket_config()),
                 )
                 .await;
+                let sub = match resume_from {
+                    // A seq this node has not reached: another node gave it
+                    // (nodes on one PostgreSQL database). Wait for it briefly.
+                    Some(since) if since > sub.head => {
+                        conn_app.log.reach(since, RESUME_WAIT).await;
+                        conn_app.log.subscribe(resume_from)
+                    }
+                    _ => sub,
+                };
                 serve(&conn_app, ws, sub, resume_from).await;
             }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),

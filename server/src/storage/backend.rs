@@ -3,6 +3,7 @@
 use crate::domain::state::State;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use tasksync_sdk::{Session, Task};
 
 /// Errors opening or using the database.
 #[derive(Debug, thiserror::Error)]
@@ -11,10 +12,6 @@ pub enum StorageError {
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL error: {0}")]
     Postgres(#[from] postgres::Error),
-    #[error(
-        "another tasksync node is serving this database (one node per PostgreSQL database for now)"
-    )]
-    InUse,
     #[error("corrupt row in `{table}` ({id}): {source}")]
     Corrupt {
         table: &'static str,
@@ -24,6 +21,7 @@ pub enum StorageError {
 }
 
 /// What the database held when it was opened.
+#[derive(Debug)]
 pub struct Loaded {
     pub epoch: String,
     pub state: State,
@@ -50,9 +48,57 @@ pub struct KeptAnswer {
     pub body: String,
 }
 
-/// What the writer needs of a database. Only the writer thread calls it.
+/// What other nodes on the same database committed after this node's head.
+#[derive(Debug, Default)]
+pub enum News {
+    /// Nothing.
+    #[default]
+    None,
+    /// The next events in seq order (`(seq, json)`, starting at head + 1)
+    /// and, as they are after the last of them, the rows they touched
+    /// (`None` where the entity is gone).
+    Events {
+        events: Vec<(u64, String)>,
+        tasks: Vec<(String, Option<Arc<Task>>)>,
+        sessions: Vec<(String, Option<Arc<Session>>)>,
+    },
+    /// This node fell further behind than the retained events reach: the
+    /// whole state again, with the newest retained events.
+    Gap(Loaded),
+}
+
+/// Called by a backend's watcher with the newest head it has seen committed;
+/// returns false once nobody listens any more (the watcher then stops).
+pub type Wake = Box<dyn Fn(u64) -> bool + Send>;
+
+/// What the writer needs of a database. Only the writer thread calls it
+/// (and `watch`'s thread calls the `Wake` it is given).
+///
+/// A write is `begin`, then reads of kept answers, then `commit` or
+/// `abort`. On a database that many nodes share, `begin` takes the
+/// database-wide write turn (held until the commit or abort) and brings the
+/// news from other nodes, so that commands are checked against the latest
+/// state and seqs follow commit order. A database only this node writes
+/// (SQLite) has no news, and the defaults say so.
 pub trait Storage: Send {
-    /// Writes one batch in one transaction: the given entities as they are
+    /// Starts a write at this node's `head`.
+    fn begin(&mut self, _head: u64) -> Result<News, StorageError> {
+        Ok(News::None)
+    }
+
+    /// Ends a write begun with `begin` without writing.
+    fn abort(&mut self) {}
+
+    /// What other nodes committed after `head`, outside any write.
+    fn news(&mut self, _head: u64) -> Result<News, StorageError> {
+        Ok(News::None)
+    }
+
+    /// Starts watching for commits of other nodes, calling `wake` with the
+    /// newest head seen (at once, on every notice, and on each poll).
+    fn watch(&self, _wake: Wake) {}
+
+    /// Writes one batch and ends the write: the given entities as they are
     /// in `state` (deleted where absent), the events, the kept answers of
     /// idempotent requests, and with `prune` = `(seq, ms)` drops events at
     /// or below `seq` and kept answers older than 24 h before `ms`. Returns
@@ -82,22 +128,65 @@ pub fn state_from_rows(
 ) -> Result<State, StorageError> {
     let mut state = State::default();
     for (id, body) in tasks {
-        let task = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
-            table: "tasks",
-            id: id.clone(),
-            source,
-        })?;
-        state.tasks.insert(id, Arc::new(task));
+        let task = entity("tasks", &id, &body)?;
+        state.tasks.insert(id, task);
     }
     for (id, body) in sessions {
-        let s = serde_json::from_str(&body).map_err(|source| StorageError::Corrupt {
-            table: "sessions",
-            id: id.clone(),
-            source,
-        })?;
-        state.sessions.insert(id, Arc::new(s));
+        let session = entity("sessions", &id, &body)?;
+        state.sessions.insert(id, session);
     }
     Ok(state)
+}
+
+/// One entity from its row.
+pub fn entity<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    id: &str,
+    body: &str,
+) -> Result<Arc<T>, StorageError> {
+    serde_json::from_str(body)
+        .map(Arc::new)
+        .map_err(|source| StorageError::Corrupt {
+            table,
+            id: id.to_owned(),
+            source,
+        })
+}
+
+/// The ids of the task and session rows an event (its JSON envelope) was
+/// written with, added to `tasks` and `sessions`.
+pub fn touched(
+    seq: u64,
+    json: &str,
+    tasks: &mut BTreeSet<String>,
+    sessions: &mut BTreeSet<String>,
+) -> Result<(), StorageError> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        payload: Ids,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Ids {
+        task_id: Option<String>,
+        session_id: Option<String>,
+        task: Option<Id>,
+        session: Option<Id>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let ids = serde_json::from_str::<Envelope>(json)
+        .map_err(|source| StorageError::Corrupt {
+            table: "events",
+            id: seq.to_string(),
+            source,
+        })?
+        .payload;
+    tasks.extend(ids.task_id.into_iter().chain(ids.task.map(|t| t.id)));
+    sessions.extend(ids.session_id.into_iter().chain(ids.session.map(|s| s.id)));
+    Ok(())
 }
 
 /// The rows a commit writes: each named entity's JSON as it is in `state`,

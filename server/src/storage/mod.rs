@@ -5,7 +5,7 @@ mod backend;
 mod postgres;
 mod sqlite;
 
-pub use backend::{KeptAnswer, Loaded, Storage, StorageError};
+pub use backend::{KeptAnswer, Loaded, News, Storage, StorageError, Wake};
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 

@@ -103,6 +103,38 @@ impl EventLog {
         let _ = self.live.send(events.into());
     }
 
+    /// Starts again at `head` with `events` (oldest first) after a jump in
+    /// the history (a node that fell behind further than the retained
+    /// events reach). Live subscribers see the jump and close, so their
+    /// clients resync.
+    pub fn reset(&self, head: u64, events: Vec<LoggedEvent>) {
+        let mut ring = self.ring.lock().expect("event ring");
+        ring.events = events.iter().cloned().collect();
+        while ring.events.len() > self.retain {
+            ring.events.pop_front();
+        }
+        ring.head = head;
+        self.head.store(head, Ordering::Release);
+        if !events.is_empty() {
+            let _ = self.live.send(events.into());
+        }
+    }
+
+    /// Waits (at most `limit`) until the head reaches `seq`: a client may
+    /// resume here from a seq another node gave it a moment before this
+    /// node has caught up. Returns whether it did.
+    pub async fn reach(&self, seq: u64, limit: std::time::Duration) -> bool {
+        let mut live = self.live.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.head() < seq {
+            match tokio::time::timeout_at(deadline, live.recv()).await {
+                Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return false,
+                Ok(_) => {}
+            }
+        }
+        true
+    }
+
     /// Subscribes to live events; with `since`, also returns the retained
     /// events after it when they are all still retained.
     pub fn subscribe(&self, since: Option<u64>) -> Subscription {

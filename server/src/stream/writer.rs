@@ -3,14 +3,21 @@
 //! commits them together in one transaction (group commit), so durable
 //! throughput is not one fsync per request. Only after the commit does it
 //! update the readers' view, publish the events and answer the requests.
+//!
+//! On a database other nodes share, each batch first takes the database's
+//! write turn and brings in what the other nodes committed since (`News`);
+//! between batches the storage's watcher wakes the writer to bring it in
+//! and publish it, so this node's clients see every node's events, in seq
+//! order.
 
 use super::log::{EventLog, LoggedEvent};
 use crate::domain::apply;
 use crate::domain::command::{self, Clock, Command, Reply};
 use crate::domain::error::DomainError;
 use crate::domain::state::{State, View};
-use crate::storage::{KeptAnswer, Storage};
+use crate::storage::{KeptAnswer, News, Storage};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use tasksync_sdk::Envelope;
 use tokio::sync::{mpsc, oneshot};
@@ -47,6 +54,8 @@ pub struct Job {
 
 enum Msg {
     Job(Job),
+    /// Another node committed: bring its events in.
+    News,
     Stop,
 }
 
@@ -67,6 +76,8 @@ impl Writer {
         retain: usize,
     ) -> (Writer, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let pending = Arc::new(AtomicBool::new(false));
+        storage.watch(wake(tx.downgrade(), log.clone(), pending.clone()));
         let thread = std::thread::Builder::new()
             .name("tasksync-writer".into())
             .spawn(move || {
@@ -76,6 +87,7 @@ impl Writer {
                     view,
                     log,
                     retain,
+                    pending,
                     clock: command::SystemClock,
                 }
                 .run(rx)
@@ -111,7 +123,40 @@ struct WriterLoop {
     view: Arc<RwLock<View>>,
     log: Arc<EventLog>,
     retain: usize,
+    /// A `Msg::News` is queued.
+    pending: Arc<AtomicBool>,
     clock: command::SystemClock,
+}
+
+/// What the storage's watcher calls with the newest head it has seen: one
+/// `Msg::News` for the writer when that is ahead of this node (at most one
+/// waiting at a time), and false once the writer is gone.
+fn wake(
+    tx: mpsc::WeakSender<Msg>,
+    log: Arc<EventLog>,
+    pending: Arc<AtomicBool>,
+) -> crate::storage::Wake {
+    Box::new(move |seen| {
+        let Some(tx) = tx.upgrade() else {
+            return false;
+        };
+        if seen > log.head()
+            && !pending.swap(true, Ordering::AcqRel)
+            && tx.try_send(Msg::News).is_err()
+        {
+            pending.store(false, Ordering::Release);
+        }
+        true
+    })
+}
+
+/// What a batch makes visible: the events (in seq order) and the entities
+/// they changed.
+#[derive(Default)]
+struct Visible {
+    events: Vec<(u64, String)>,
+    tasks: BTreeSet<String>,
+    sessions: BTreeSet<String>,
 }
 
 impl WriterLoop {
@@ -121,11 +166,17 @@ impl WriterLoop {
         while !stopping {
             match rx.blocking_recv() {
                 Some(Msg::Job(job)) => batch.push(job),
+                Some(Msg::News) => {
+                    self.bring_news();
+                    continue;
+                }
                 Some(Msg::Stop) | None => break,
             }
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(Msg::Job(job)) => batch.push(job),
+                    // (the batch's `begin` brings the news)
+                    Ok(Msg::News) => self.pending.store(false, Ordering::Release),
                     Ok(Msg::Stop) => {
                         stopping = true;
                         break;
@@ -138,8 +189,90 @@ impl WriterLoop {
         tracing::debug!("writer stopped");
     }
 
+    /// Brings in what other nodes committed, between batches.
+    fn bring_news(&mut self) {
+        self.pending.store(false, Ordering::Release);
+        match self.storage.news(self.log.head()) {
+            Ok(news) => {
+                let mut visible = Visible::default();
+                self.absorb(news, &mut visible);
+                self.publish(visible);
+            }
+            // The watcher wakes the writer again on its next poll.
+            Err(e) => tracing::warn!(error = %e, "reading other nodes' commits failed"),
+        }
+    }
+
+    /// Takes other nodes' commits into the working state.
+    fn absorb(&mut self, news: News, visible: &mut Visible) {
+        match news {
+            News::None => {}
+            News::Events {
+                events,
+                tasks,
+                sessions,
+            } => {
+                for (id, task) in tasks {
+                    match task {
+                        Some(t) => self.state.tasks.insert(id.clone(), t),
+                        None => self.state.tasks.remove(&id),
+                    };
+                    visible.tasks.insert(id);
+                }
+                for (id, session) in sessions {
+                    match session {
+                        Some(s) => self.state.sessions.insert(id.clone(), s),
+                        None => self.state.sessions.remove(&id),
+                    };
+                    visible.sessions.insert(id);
+                }
+                visible.events.extend(events);
+            }
+            News::Gap(loaded) => {
+                // Everything again; clients see the jump and resync.
+                self.state = loaded.state.clone();
+                *self.view.write().expect("view lock") = View {
+                    state: loaded.state,
+                    seq: loaded.head,
+                };
+                let events = loaded.events.into_iter().map(logged).collect();
+                self.log.reset(loaded.head, events);
+                *visible = Visible::default();
+            }
+        }
+    }
+
+    /// Updates the readers' view and sends the events to every connection.
+    fn publish(&mut self, visible: Visible) {
+        let Some(&(seq, _)) = visible.events.last() else {
+            return;
+        };
+        let tasks: Vec<String> = visible.tasks.into_iter().collect();
+        let sessions: Vec<String> = visible.sessions.into_iter().collect();
+        {
+            let mut view = self.view.write().expect("view lock");
+            view.state.copy_from(&self.state, &tasks, &sessions);
+            view.seq = seq;
+        }
+        self.log
+            .publish(visible.events.into_iter().map(logged).collect());
+    }
+
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
-        let head = self.log.head();
+        let mut visible = Visible::default();
+        match self.storage.begin(self.log.head()) {
+            Ok(news) => self.absorb(news, &mut visible),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start a write; the batch is refused");
+                for job in batch.drain(..) {
+                    let _ = job.answer.send(Err(DomainError::unavailable(
+                        "the change could not be stored; try again",
+                    )));
+                }
+                return;
+            }
+        }
+        let head = visible.events.last().map_or(self.log.head(), |e| e.0);
         let mut seq = head;
         let mut tasks = BTreeSet::new();
         let mut sessions = BTreeSet::new();
@@ -181,7 +314,9 @@ impl WriterLoop {
             };
             answers.push((job.answer, answer));
         }
-        if !tasks.is_empty() || !sessions.is_empty() || !events.is_empty() || !kept.is_empty() {
+        if tasks.is_empty() && sessions.is_empty() && events.is_empty() && kept.is_empty() {
+            self.storage.abort();
+        } else {
             // Prune in steps of 1,000 so the delete runs rarely.
             let prune = (seq / 1000 != head / 1000)
                 .then(|| seq.saturating_sub(self.retain as u64))
@@ -192,6 +327,9 @@ impl WriterLoop {
                     .commit(&self.state, &tasks, &sessions, &events, &kept, prune)
             {
                 tracing::error!(error = %e, "commit failed; the batch is refused");
+                // (Other nodes' news taken in with the batch is not published:
+                // the state it was in is gone, and the next write or wake-up
+                // reads it again from this node's head.)
                 self.recover();
                 for (tx, answer) in answers {
                     let _ = tx.send(answer.and(Err(DomainError::unavailable(
@@ -200,23 +338,11 @@ impl WriterLoop {
                 }
                 return;
             }
-            let tasks: Vec<String> = tasks.into_iter().collect();
-            let sessions: Vec<String> = sessions.into_iter().collect();
-            {
-                let mut view = self.view.write().expect("view lock");
-                view.state.copy_from(&self.state, &tasks, &sessions);
-                view.seq = seq;
-            }
-            self.log.publish(
-                events
-                    .into_iter()
-                    .map(|(seq, json)| LoggedEvent {
-                        seq,
-                        json: json.into(),
-                    })
-                    .collect(),
-            );
+            visible.tasks.extend(tasks);
+            visible.sessions.extend(sessions);
+            visible.events.extend(events);
         }
+        self.publish(visible);
         for (tx, answer) in answers {
             // The requester may have gone away; the change stands regardless.
             let _ = tx.send(answer);
@@ -252,7 +378,9 @@ impl WriterLoop {
     }
 
     /// After a failed commit the working state is ahead of the disk: read
-    /// the disk back, which is what readers already see.
+    /// the disk back (on a shared database this may be ahead of this node's
+    /// head, which the next news brings in row by row again), or else take
+    /// what readers see, which is the state at this node's head.
     fn recover(&mut self) {
         match self.storage.reload() {
             Ok(state) => self.state = state,
@@ -261,6 +389,13 @@ impl WriterLoop {
                 self.state = self.view.read().expect("view lock").state.clone();
             }
         }
+    }
+}
+
+fn logged((seq, json): (u64, String)) -> LoggedEvent {
+    LoggedEvent {
+        seq,
+        json: json.into(),
     }
 }
 
