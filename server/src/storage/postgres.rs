@@ -26,9 +26,10 @@ use super::backend::{
 };
 use crate::domain::state::State;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, NoTls};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 const SCHEMA: &str = "
@@ -56,6 +57,57 @@ const CHANNEL: &str = "tasksync";
 /// How often the listening thread polls `seq_head` when no notice comes.
 const POLL: Duration = Duration::from_millis(250);
 
+/// A connection and the statements prepared on it: a query with a
+/// prepared statement is one round trip, where one from text is two.
+struct Conn {
+    client: Client,
+    prepared: HashMap<String, Statement>,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl Conn {
+    fn new(client: Client) -> Conn {
+        Conn {
+            client,
+            prepared: HashMap::new(),
+        }
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.prepared.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>, postgres::Error> {
+        let st = self.statement(sql)?;
+        self.client.query(&st, params)
+    }
+
+    fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, postgres::Error> {
+        let st = self.statement(sql)?;
+        self.client.query_one(&st, params)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>, postgres::Error> {
+        let st = self.statement(sql)?;
+        self.client.query_opt(&st, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: Params) -> Result<u64, postgres::Error> {
+        let st = self.statement(sql)?;
+        self.client.execute(&st, params)
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        self.client.batch_execute(sql)
+    }
+}
+
 /// Whether `db` names a PostgreSQL database rather than a SQLite file.
 pub fn is_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
@@ -64,7 +116,7 @@ pub fn is_url(db: &str) -> bool {
 /// The writer's connection to the database. (In a `RefCell`: the trait
 /// reads through `&self`, and only the writer thread ever holds it.)
 pub struct Postgres {
-    client: RefCell<Client>,
+    client: RefCell<Conn>,
     config: Config,
     retain: usize,
     /// Between `begin` and `commit`/`abort`.
@@ -92,6 +144,7 @@ impl Postgres {
             &[&fresh],
         )?;
         tx.commit()?;
+        let mut client = Conn::new(client);
         let loaded = snapshot(&mut client, |c| load(c, retain))?;
         Ok((
             Postgres {
@@ -108,11 +161,11 @@ impl Postgres {
     /// restarted, or the connection was killed) and no write is open: the
     /// write that saw it go was refused (503) and nothing of it was
     /// committed; the next one goes ahead.
-    fn client(&self) -> Result<std::cell::RefMut<'_, Client>, StorageError> {
+    fn client(&self) -> Result<std::cell::RefMut<'_, Conn>, StorageError> {
         let mut client = self.client.borrow_mut();
-        if client.is_closed() && !self.in_write.get() {
+        if client.client.is_closed() && !self.in_write.get() {
             tracing::warn!("the PostgreSQL connection was lost; connecting again");
-            *client = connect(&self.config)?;
+            *client = Conn::new(connect(&self.config)?);
         }
         Ok(client)
     }
@@ -139,8 +192,8 @@ fn connect(config: &Config) -> Result<Client, StorageError> {
 /// Runs `read` in one read-only snapshot (everything it reads is as of one
 /// moment, whatever other nodes commit meanwhile).
 fn snapshot<T>(
-    client: &mut Client,
-    read: impl FnOnce(&mut Client) -> Result<T, StorageError>,
+    client: &mut Conn,
+    read: impl FnOnce(&mut Conn) -> Result<T, StorageError>,
 ) -> Result<T, StorageError> {
     client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
     match read(client) {
@@ -156,7 +209,7 @@ fn snapshot<T>(
 }
 
 /// Everything: the epoch, the state, the head and the newest `retain` events.
-fn load(client: &mut Client, retain: usize) -> Result<Loaded, StorageError> {
+fn load(client: &mut Conn, retain: usize) -> Result<Loaded, StorageError> {
     let epoch: String = client
         .query_one("SELECT value FROM meta WHERE key = 'epoch'", &[])?
         .get(0);
@@ -180,7 +233,7 @@ fn load(client: &mut Client, retain: usize) -> Result<Loaded, StorageError> {
 }
 
 /// The newest committed seq (`lock` = " FOR UPDATE" takes the write turn).
-fn head(client: &mut Client, lock: &str) -> Result<u64, StorageError> {
+fn head(client: &mut Conn, lock: &str) -> Result<u64, StorageError> {
     let seq: i64 = client
         .query_one(&format!("SELECT seq FROM seq_head{lock}"), &[])?
         .get(0);
@@ -189,7 +242,7 @@ fn head(client: &mut Client, lock: &str) -> Result<u64, StorageError> {
 
 /// What was committed after `mine`, up to `latest`: the events and the rows
 /// they touched (read in the caller's snapshot or write turn).
-fn news(client: &mut Client, mine: u64, latest: u64, retain: usize) -> Result<News, StorageError> {
+fn news(client: &mut Conn, mine: u64, latest: u64, retain: usize) -> Result<News, StorageError> {
     if latest <= mine {
         return Ok(News::None);
     }
@@ -258,10 +311,21 @@ fn news(client: &mut Client, mine: u64, latest: u64, retain: usize) -> Result<Ne
 impl Storage for Postgres {
     fn begin(&mut self, mine: u64) -> Result<News, StorageError> {
         let mut client = self.client()?;
-        client.batch_execute("BEGIN")?;
+        // (one round trip: the transaction and the turn)
+        let started = client
+            .client
+            .simple_query("BEGIN; SELECT seq FROM seq_head FOR UPDATE");
         self.in_write.set(true);
-        let result = head(&mut client, " FOR UPDATE")
-            .and_then(|latest| news(&mut client, mine, latest, self.retain));
+        let result = started.map_err(StorageError::from).and_then(|messages| {
+            let latest = messages
+                .iter()
+                .find_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse::<u64>().ok(),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            news(&mut client, mine, latest, self.retain)
+        });
         drop(client);
         if result.is_err() {
             let _ = self.end_write("ROLLBACK");
@@ -341,41 +405,58 @@ impl Postgres {
         kept: &[(String, KeptAnswer)],
         prune: Option<(u64, i64)>,
     ) -> Result<(), StorageError> {
+        // A few statements over arrays, whatever the batch's size: each
+        // statement is a round trip, and round trips are what a write costs.
         let mut tx = self.client()?;
         let (task_rows, session_rows) = entity_rows(state, tasks, sessions);
         for (table, rows) in [("tasks", task_rows), ("sessions", session_rows)] {
-            let put = tx.prepare(&format!(
-                "INSERT INTO {table} (id, body) VALUES ($1, $2) \
-                 ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body"
-            ))?;
-            let del = tx.prepare(&format!("DELETE FROM {table} WHERE id = $1"))?;
-            for (id, body) in rows {
-                match body {
-                    Some(body) => tx.execute(&put, &[&id, &body])?,
-                    None => tx.execute(&del, &[&id])?,
-                };
+            let (put, gone): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.1.is_some());
+            if !put.is_empty() {
+                let (ids, bodies): (Vec<&str>, Vec<String>) = put
+                    .into_iter()
+                    .map(|(id, b)| (id, b.unwrap_or_default()))
+                    .unzip();
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {table} (id, body) SELECT * FROM unnest($1::text[], $2::text[]) \
+                         ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body"
+                    ),
+                    &[&ids, &bodies],
+                )?;
+            }
+            if !gone.is_empty() {
+                let ids: Vec<&str> = gone.into_iter().map(|(id, _)| id).collect();
+                tx.execute(&format!("DELETE FROM {table} WHERE id = ANY($1)"), &[&ids])?;
             }
         }
-        let put_event = tx.prepare("INSERT INTO events (seq, body) VALUES ($1, $2)")?;
-        for (seq, body) in events {
-            tx.execute(&put_event, &[&(*seq as i64), body])?;
-        }
         if let Some((last, _)) = events.last() {
-            let last = *last as i64;
-            tx.execute("UPDATE seq_head SET seq = $1", &[&last])?;
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last.to_string()])?;
-        }
-        let put_kept = tx.prepare(
-            "INSERT INTO idempotency (key, request, at, kind, created, body) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (key) DO UPDATE SET request = EXCLUDED.request, at = EXCLUDED.at, \
-             kind = EXCLUDED.kind, created = EXCLUDED.created, body = EXCLUDED.body",
-        )?;
-        for (key, k) in kept {
-            let kind = i16::from(k.kind);
+            let (seqs, bodies): (Vec<i64>, Vec<&str>) = events
+                .iter()
+                .map(|(seq, b)| (*seq as i64, b.as_str()))
+                .unzip();
             tx.execute(
-                &put_kept,
-                &[key, &k.request, &k.at, &kind, &k.created, &k.body],
+                "INSERT INTO events (seq, body) SELECT * FROM unnest($1::bigint[], $2::text[])",
+                &[&seqs, &bodies],
+            )?;
+            let last = *last as i64;
+            tx.execute(
+                "WITH moved AS (UPDATE seq_head SET seq = $1) SELECT pg_notify($2, $3)",
+                &[&last, &CHANNEL, &last.to_string()],
+            )?;
+        }
+        if !kept.is_empty() {
+            let keys: Vec<&str> = kept.iter().map(|(key, _)| key.as_str()).collect();
+            let requests: Vec<&str> = kept.iter().map(|(_, k)| k.request.as_str()).collect();
+            let ats: Vec<i64> = kept.iter().map(|(_, k)| k.at).collect();
+            let kinds: Vec<i16> = kept.iter().map(|(_, k)| i16::from(k.kind)).collect();
+            let created: Vec<bool> = kept.iter().map(|(_, k)| k.created).collect();
+            let bodies: Vec<&str> = kept.iter().map(|(_, k)| k.body.as_str()).collect();
+            tx.execute(
+                "INSERT INTO idempotency (key, request, at, kind, created, body) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::boolean[], $6::text[]) \
+                 ON CONFLICT (key) DO UPDATE SET request = EXCLUDED.request, at = EXCLUDED.at, \
+                 kind = EXCLUDED.kind, created = EXCLUDED.created, body = EXCLUDED.body",
+                &[&keys, &requests, &ats, &kinds, &created, &bodies],
             )?;
         }
         if let Some((through, now)) = prune {
@@ -405,7 +486,7 @@ fn listen(mut config: Config, wake: Wake) {
             c.batch_execute(&format!("LISTEN {CHANNEL}"))?;
             Ok(c)
         }) {
-            Ok(c) => c,
+            Ok(c) => Conn::new(c),
             Err(e) => {
                 failures += 1;
                 if failures == 1 {
@@ -431,7 +512,7 @@ fn listen(mut config: Config, wake: Wake) {
                     Err(e) => break e,
                 }
             }
-            let mut notices = client.notifications();
+            let mut notices = client.client.notifications();
             // (None: no notice in time, or the connection closed; the poll tells which.)
             let mut newest = match notices.timeout_iter(POLL).next() {
                 Ok(Some(n)) => n.payload().parse::<u64>().ok(),
@@ -457,7 +538,7 @@ fn listen(mut config: Config, wake: Wake) {
     }
 }
 
-fn load_state(client: &mut Client) -> Result<State, StorageError> {
+fn load_state(client: &mut Conn) -> Result<State, StorageError> {
     let mut rows = |sql: &str| -> Result<Vec<(String, String)>, StorageError> {
         Ok(client
             .query(sql, &[])?
