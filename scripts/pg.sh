@@ -22,11 +22,12 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# fsync off: a test cluster need not survive a power cut (a crash of
-# PostgreSQL itself, `crash`, loses nothing: the OS still has its writes).
+# fsync off unless PG_FSYNC=on (benchmarks set it): a test cluster need not
+# survive a power cut (a crash of PostgreSQL itself, `crash`, loses nothing:
+# the OS still has its writes).
 start_cluster() {
   as_pg "$1/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-    -o "-p $2 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-p $2 -k $dir -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200" start >/dev/null
 }
 
 case "$cmd" in

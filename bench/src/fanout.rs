@@ -2,8 +2,10 @@
 //! Each write renames one task to `f<i>`; every subscriber notes when it sees
 //! `f<i>`. Latency of write i = from sending it until the *last* subscriber
 //! has it. Deliveries/s = events delivered to all subscribers per second.
+//! With several nodes, the subscribers are spread over them and the writes
+//! go to each node in turn.
 
-use crate::server::{Server, cpu_seconds};
+use crate::server::{Server, cpu_of, cpu_seconds};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -31,12 +33,16 @@ pub struct RateResult {
 type Seen = Arc<Mutex<Vec<Vec<Option<Instant>>>>>;
 
 pub async fn run(
-    server: &Server,
+    servers: &[Server],
     subscribers: usize,
     rates: &[u32],
     seconds: u64,
 ) -> Result<Vec<RateResult>> {
-    let base = format!("http://{}", server.addr);
+    let bases: Vec<String> = servers
+        .iter()
+        .map(|s| format!("http://{}", s.addr))
+        .collect();
+    let base = &bases[0];
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
         .build_http();
@@ -54,10 +60,10 @@ pub async fn run(
         .sum::<usize>()
         + 16;
     let seen: Seen = Arc::new(Mutex::new(vec![vec![None; max_writes]; subscribers]));
-    let url = format!("ws://{}/ws", server.addr);
     let mut readers = Vec::new();
     let config = WebSocketConfig::default().read_buffer_size(16 << 10);
     for s in 0..subscribers {
+        let url = format!("ws://{}/ws", servers[s % servers.len()].addr);
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
             .await
             .context("subscriber")?;
@@ -90,7 +96,7 @@ pub async fn run(
         let n = rate as usize * seconds as usize;
         let first = next_index;
         let sent: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; max_writes]));
-        let server_cpu0 = server.cpu_seconds()?;
+        let server_cpu0 = cpu_of(servers)?;
         let client_cpu0 = cpu_seconds("/proc/self/stat")?;
         let start = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
@@ -101,7 +107,8 @@ pub async fn run(
             tick.tick().await;
             let i = first + k;
             let permit = inflight.clone().acquire_owned().await?;
-            let (client, base, sent) = (client.clone(), base.clone(), sent.clone());
+            let (client, base, sent) =
+                (client.clone(), bases[k % bases.len()].clone(), sent.clone());
             handles.push(tokio::spawn(async move {
                 let body = format!(r#"{{"title":"f{i}"}}"#);
                 let req = Request::patch(format!("{base}/api/tasks/fan"))
@@ -122,7 +129,7 @@ pub async fn run(
         // Give the last deliveries a moment, then read the clocks.
         tokio::time::sleep(Duration::from_millis(1000)).await;
         let elapsed = start.elapsed().as_secs_f64() - 1.0;
-        let server_cpu = (server.cpu_seconds()? - server_cpu0) / (elapsed + 1.0);
+        let server_cpu = (cpu_of(servers)? - server_cpu0) / (elapsed + 1.0);
         let client_cpu = (cpu_seconds("/proc/self/stat")? - client_cpu0) / (elapsed + 1.0);
         let seen = seen.lock().unwrap();
         let sent = sent.lock().unwrap();

@@ -4,6 +4,7 @@
 
 mod fanout;
 mod memory;
+mod nodes;
 mod resume;
 mod server;
 mod writes;
@@ -16,7 +17,8 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(about = "Benchmarks for the tasksync server")]
 struct Args {
-    /// Which benchmarks: writes, memory, fanout, resume, or all.
+    /// Which benchmarks: writes, memory, fanout, resume, nodes, or all
+    /// (`nodes` only with `--pg`).
     #[arg(default_value = "all")]
     which: String,
     /// The tasksync binary (default: next to this one).
@@ -37,6 +39,13 @@ struct Args {
     /// Write rates (per second) for the fan-out benchmark, rising.
     #[arg(long, value_delimiter = ',', default_value = "100,500,1000,2000")]
     rates: Vec<u32>,
+    /// A PostgreSQL server (`postgres://user@host:port`) for the `nodes`
+    /// benchmark: one SQLite node beside one and two PostgreSQL nodes.
+    #[arg(long)]
+    pg: Option<String>,
+    /// The write rate of the `nodes` fan-out runs.
+    #[arg(long, default_value_t = 1000)]
+    nodes_rate: u32,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -57,7 +66,9 @@ async fn main() -> Result<()> {
     if args.which == "all" || args.which == "writes" {
         let baseline_before = writes::single_fsync_rate(dir.path(), Duration::from_secs(3))?;
         let srv = server::Server::start(&binary, &dir.path().join("writes.db")).await?;
+        let srv = [srv];
         let w = writes::run(&srv, args.concurrency, Duration::from_secs(args.seconds)).await?;
+        let [srv] = srv;
         srv.stop().await;
         let baseline_after = writes::single_fsync_rate(dir.path(), Duration::from_secs(3))?;
         let baseline = (baseline_before + baseline_after) / 2.0;
@@ -95,7 +106,9 @@ async fn main() -> Result<()> {
     }
     if args.which == "all" || args.which == "fanout" {
         let srv = server::Server::start(&binary, &dir.path().join("fanout.db")).await?;
+        let srv = [srv];
         let results = fanout::run(&srv, args.subscribers, &args.rates, 5).await?;
+        let [srv] = srv;
         srv.stop().await;
         for r in results {
             eprintln!(
@@ -126,6 +139,36 @@ async fn main() -> Result<()> {
             r.missed, r.tasks, r.resume_bytes, r.resume_ms, r.snapshot_bytes, r.snapshot_ms,
             r.snapshot_bytes as f64 / r.resume_bytes as f64, r.snapshot_ms / r.resume_ms
         ));
+    }
+    if let Some(pg) = args.pg.as_deref()
+        && (args.which == "all" || args.which == "nodes")
+    {
+        let rows = nodes::run(
+            &binary,
+            dir.path(),
+            pg,
+            args.concurrency,
+            args.seconds,
+            args.subscribers,
+            args.nodes_rate,
+        )
+        .await?;
+        let base = rows[0].writes.per_second;
+        for r in &rows {
+            report.push_str(&format!(
+                "| durable writes, concurrency {}, {} ({} s) | {:.0} writes/s, p50 {:.2} ms, p99 {:.2} ms | — | {:.2}× the SQLite node (same run); tasksync CPU {:.0}%, PostgreSQL CPU {:.0}% |\n",
+                args.concurrency, r.label, args.seconds, r.writes.per_second, r.writes.p50_ms, r.writes.p99_ms,
+                r.writes.per_second / base, r.writes.server_cpu * 100.0, r.pg_cpu.0 * 100.0
+            ));
+        }
+        let base = rows[0].fanout.deliveries_per_s;
+        for r in &rows {
+            report.push_str(&format!(
+                "| fan-out to {} WebSockets at {} writes/s, {} (5 s) | {:.0} deliveries/s; write → every subscriber p50 {:.1} ms, p99 {:.1} ms | — | {:.2}× the SQLite node; {:.1}% of writes reached every subscriber; tasksync CPU {:.0}%, PostgreSQL CPU {:.0}% |\n",
+                args.subscribers, r.fanout.rate, r.label, r.fanout.deliveries_per_s, r.fanout.p50_ms, r.fanout.p99_ms,
+                r.fanout.deliveries_per_s / base, r.fanout.complete * 100.0, r.fanout.server_cpu * 100.0, r.pg_cpu.1 * 100.0
+            ));
+        }
     }
     println!("{report}");
     if let Some(out) = args.out {

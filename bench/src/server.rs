@@ -14,7 +14,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `binary serve` on 127.0.0.1:0 with the database `db`.
+    /// Starts `binary serve` on 127.0.0.1:0 with the database `db` (a
+    /// SQLite file or a `postgres://` URL).
     pub async fn start(binary: &Path, db: &Path) -> Result<Server> {
         let mut child = Command::new(binary)
             .args(["serve", "--addr", "127.0.0.1:0", "--db"])
@@ -51,6 +52,11 @@ impl Server {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// CPU seconds used so far by all of `servers`.
+pub fn cpu_of(servers: &[Server]) -> Result<f64> {
+    servers.iter().map(Server::cpu_seconds).sum()
 }
 
 /// Resident set size of a process, in KiB.

@@ -1,8 +1,9 @@
 //! Durable writes: status updates from `concurrency` clients over keep-alive
-//! HTTP, each on its own task, for a fixed time; plus the baseline of one
-//! SQLite transaction (one fsync) per write, on the same disk, in the same run.
+//! HTTP, each on its own task, for a fixed time (spread over the nodes
+//! given, in turn); plus the baseline of one SQLite transaction (one fsync)
+//! per write, on the same disk, in the same run.
 
-use crate::server::{Server, cpu_seconds};
+use crate::server::{Server, cpu_of, cpu_seconds};
 use anyhow::{Result, ensure};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -37,12 +38,20 @@ async fn send(client: &HttpClient, method: &str, uri: String, body: String) -> R
     Ok(status)
 }
 
-pub async fn run(server: &Server, concurrency: usize, duration: Duration) -> Result<WriteResult> {
+pub async fn run(
+    servers: &[Server],
+    concurrency: usize,
+    duration: Duration,
+) -> Result<WriteResult> {
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(concurrency * 2)
         .build_http();
-    let base = format!("http://{}", server.addr);
+    let bases: Vec<String> = servers
+        .iter()
+        .map(|s| format!("http://{}", s.addr))
+        .collect();
     for i in 0..concurrency {
+        let base = &bases[i % bases.len()];
         ensure!(
             send(
                 &client,
@@ -64,13 +73,13 @@ pub async fn run(server: &Server, concurrency: usize, duration: Duration) -> Res
                 == 201
         );
     }
-    let server_cpu0 = server.cpu_seconds()?;
+    let server_cpu0 = cpu_of(servers)?;
     let client_cpu0 = cpu_seconds("/proc/self/stat")?;
     let start = Instant::now();
     let deadline = start + duration;
     let mut workers = Vec::new();
     for i in 0..concurrency {
-        let (client, base) = (client.clone(), base.clone());
+        let (client, base) = (client.clone(), bases[i % bases.len()].clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let uri = format!("{base}/api/tasks/bench-{i}/sessions/agent-{i}/status");
@@ -95,7 +104,7 @@ pub async fn run(server: &Server, concurrency: usize, duration: Duration) -> Res
         all.extend(w.await??);
     }
     let seconds = start.elapsed().as_secs_f64();
-    let server_cpu = server.cpu_seconds()? - server_cpu0;
+    let server_cpu = cpu_of(servers)? - server_cpu0;
     let client_cpu = cpu_seconds("/proc/self/stat")? - client_cpu0;
     all.sort_unstable();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
