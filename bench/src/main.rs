@@ -17,8 +17,8 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(about = "Benchmarks for the tasksync server")]
 struct Args {
-    /// Which benchmarks: writes, memory, fanout, resume, nodes, or all
-    /// (`nodes` only with `--pg`).
+    /// Which benchmarks: writes, memory, fanout, resume, or all (those
+    /// four); or nodes (with `--pg`).
     #[arg(default_value = "all")]
     which: String,
     /// The tasksync binary (default: next to this one).
@@ -141,7 +141,7 @@ async fn main() -> Result<()> {
         ));
     }
     if let Some(pg) = args.pg.as_deref()
-        && (args.which == "all" || args.which == "nodes")
+        && args.which == "nodes"
     {
         let rows = nodes::run(
             &binary,

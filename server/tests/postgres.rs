@@ -474,3 +474,100 @@ async fn postgresql_crashing_and_coming_back_loses_no_acknowledged_write() {
         );
     }
 }
+
+/// A node stopped (SIGSTOP) while another writes past what is retained:
+/// when it runs again it cannot catch up event by event, so it loads the
+/// whole state again, and its clients are told to resync (4008, then
+/// `resumed: false`) instead of missing events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_fell_behind_the_retained_events_loads_everything_again() {
+    if pg().is_none() {
+        return;
+    }
+    let a = TestServer::start_with(|c| c.retain = 50).await;
+    let (mut b, b_url) = spawn_server(&a.db, "127.0.0.1:0");
+    let b_ws = b_url.replace("http://", "ws://");
+    a.task("first").await;
+    let mut on_b = Ws::connect(&format!("{b_ws}/ws")).await;
+    let hello = on_b.next().await;
+    let epoch = hello["payload"]["epoch"].as_str().unwrap().to_owned();
+    events_until(&mut on_b, hello["payload"]["seq"].as_u64().unwrap(), 1).await;
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &b.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    // past a pruning step (every 1,000 seqs), keeping only 50
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (http, base) = (a.client.clone(), a.base.clone());
+            tokio::spawn(async move {
+                for k in 0..130 {
+                    let r = http
+                        .post(format!("{base}/api/tasks"))
+                        .json(&json!({"id": format!("w{w}-{k}"), "title": "x"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 201);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let head = db_head(&a.db).await;
+    assert!(head > 1000);
+    let oldest = sql(&a.db, "SELECT min(seq) FROM events").await[0].get::<_, i64>(0);
+    assert!(oldest > 2, "pruned: the oldest retained is {oldest}");
+    signal("-CONT");
+    assert_eq!(
+        on_b.closed().await,
+        Some(4008),
+        "the client is told to resync"
+    );
+    let (status, snap_b) = reqwest::get(format!("{b_url}/api/snapshot"))
+        .await
+        .map(|r| (r.status(), r))
+        .unwrap();
+    assert_eq!(status, 200);
+    let snap_b: Value = snap_b.json().await.unwrap();
+    assert_eq!(snap_b, snapshot_at(&a, head).await);
+    let mut again = Ws::connect(&format!("{b_ws}/ws?since=1&epoch={epoch}")).await;
+    let hello = again.next().await;
+    assert_eq!(hello["payload"]["resumed"], false, "{hello}");
+    assert_eq!(hello["payload"]["seq"].as_u64(), Some(head));
+    b.kill().unwrap();
+    b.wait().unwrap();
+}
+
+/// A database written by a version without `seq_head` (one node only) is
+/// brought up to date on start: the seq goes on from its newest event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_database_is_brought_up_to_date_on_start() {
+    if pg().is_none() {
+        return;
+    }
+    let mut s = TestServer::start().await;
+    s.task("old-1").await;
+    s.task("old-2").await;
+    s.stop().await;
+    sql(&s.db, "DROP TABLE seq_head").await;
+    let s = TestServer::start_on(&s.db, None, |_| {}).await;
+    let (_, hello) = client(&s, "").await;
+    assert_eq!(hello["payload"]["seq"], 2);
+    s.task("new").await;
+    assert_eq!(db_head(&s.db).await, 3);
+    assert_eq!(
+        s.get("/api/snapshot").await.1["tasks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
