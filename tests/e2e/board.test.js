@@ -2,7 +2,8 @@
 // playwright-core) against the real server binary with --static.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,20 @@ function cli(args, session) {
   const env = { ...process.env, TASKSYNC_URL: server.url, NO_COLOR: '1' };
   if (session) env.TASKSYNC_SESSION_ID = session;
   return run(serverBinary, args, { env });
+}
+
+/** `tasksync hook claude` on a recorded payload (tests/fixtures/claude/NAME.json), as Claude Code runs it. */
+function claudeHook(name) {
+  const payload = readFileSync(join(root, 'tests', 'fixtures', 'claude', `${name}.json`));
+  return new Promise((resolve, reject) => {
+    const child = spawn(serverBinary, ['hook', 'claude'], {
+      env: { ...process.env, TASKSYNC_URL: server.url, TASKSYNC_HOOK_LOG: '/dev/null' },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`hook exited ${code}`))));
+    child.stdin.end(payload);
+  });
 }
 
 const card = (page, id) => page.locator(`article.card[data-task-id="${id}"]`);
@@ -221,4 +236,30 @@ test('a write made offline survives a page reload and lands exactly once', async
     await page.close();
     statics.close();
   }
+});
+
+test('a Claude Code session wired with `tasksync hooks install` moves on the board with no command typed', async () => {
+  const sid = JSON.parse(readFileSync(join(root, 'tests', 'fixtures', 'claude', '1-SessionStart.json'))).session_id;
+  const page = await openBoard();
+  await claudeHook('1-SessionStart');
+  await page.locator(`#sessions li[data-session-id="${sid}"][data-status="active"]`).waitFor({ timeout: 2000 });
+  // its first prompt becomes its task
+  await claudeHook('2-UserPromptSubmit');
+  const theCard = page.locator('article.card', { hasText: 'Add rate limiting to the login endpoint' });
+  const entry = (status) => theCard.locator(`li[data-session-id="${sid}"][data-status="${status}"]`);
+  await entry('working').waitFor({ timeout: 2000 });
+  await column(page, 'inprogress').locator('article.card', { hasText: 'Add rate limiting' }).waitFor({ timeout: 2000 });
+  await claudeHook('3-PreToolUse');
+  await claudeHook('4-Notification');
+  await entry('needs_input').waitFor({ timeout: 2000 });
+  assert.equal(await entry('needs_input').locator('.notes').textContent(), 'Claude needs your permission to use Bash');
+  await claudeHook('5-PostToolUse');
+  await entry('working').waitFor({ timeout: 2000 });
+  await claudeHook('6-Stop');
+  await entry('needs_input').waitFor({ timeout: 2000 });
+  assert.equal(await entry('needs_input').locator('.notes').textContent(), 'waiting for you');
+  await claudeHook('7-SessionEnd');
+  await page.locator(`#sessions li[data-session-id="${sid}"][data-status="stopped"]`).waitFor({ timeout: 2000 });
+  assert.deepEqual(consoleProblems, []);
+  await page.close();
 });

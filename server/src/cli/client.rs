@@ -61,6 +61,14 @@ pub struct Client {
 
 impl Client {
     pub fn new(args: &ClientArgs) -> Result<Client, CliError> {
+        Self::new_with_timeout(args, std::time::Duration::from_secs(30))
+    }
+
+    /// A client whose every request gives up after `timeout`.
+    pub fn new_with_timeout(
+        args: &ClientArgs,
+        timeout: std::time::Duration,
+    ) -> Result<Client, CliError> {
         let base = args.server.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(CliError::Usage(format!(
@@ -68,7 +76,8 @@ impl Client {
             )));
         }
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
             .build()
             .map_err(|e| CliError::Usage(e.to_string()))?;
         Ok(Client {

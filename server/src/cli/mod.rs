@@ -1,7 +1,10 @@
 //! The `tasksync` command line: one clap command with a subcommand group per
-//! file. `serve` runs the server; `task`, `session` and `watch` talk to one.
+//! file. `serve` runs the server; `task`, `session`, `watch` and `hook`
+//! talk to one.
 
 pub mod client;
+pub mod hook;
+pub mod hooks;
 pub mod output;
 pub mod serve;
 pub mod session;
@@ -29,13 +32,26 @@ pub enum Verb {
     Session(session::SessionArgs),
     /// Print the live event stream (resumes after drops).
     Watch(watch::WatchArgs),
+    /// Report an agent's event (Claude Code hook, Codex notify); always exits 0.
+    Hook(hook::HookArgs),
+    /// Wire Claude Code and Codex to `tasksync hook` (merges their settings).
+    Hooks(hooks::HooksArgs),
 }
 
 /// Parses the arguments, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A hook must never fail its agent, not even on bad arguments.
+        Err(e) if std::env::args().nth(1).as_deref() == Some("hook") && e.use_stderr() => {
+            return hook::bad_arguments(&e.to_string());
+        }
+        Err(e) => e.exit(),
+    };
     let client_command = match cli.verb {
         Verb::Serve(args) => return serve::run(args),
+        Verb::Hook(args) => return hook::run(args),
+        Verb::Hooks(args) => return hooks::run(args),
         other => other,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -47,7 +63,7 @@ pub fn main() -> i32 {
             Verb::Task(args) => task::run(args).await,
             Verb::Session(args) => session::run(args).await,
             Verb::Watch(args) => watch::run(args).await,
-            Verb::Serve(_) => unreachable!("handled above"),
+            Verb::Serve(_) | Verb::Hook(_) | Verb::Hooks(_) => unreachable!("handled above"),
         }
     });
     match result {

@@ -196,28 +196,8 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
                 seg(&task_id),
                 seg(&session)
             );
-            let mut task = c.send(Method::PUT, &path, body(&report), None).await?;
-            // The one automatic transition (todo -> inprogress), decided by the same code as the store.
-            let parsed: Task = serde_json::from_value(task.clone()).map_err(bad_response)?;
-            if let Some(version) = auto_transition(&parsed) {
-                let path = format!("/api/tasks/{}", seg(&task_id));
-                match c
-                    .send(
-                        Method::PATCH,
-                        &path,
-                        body(&TaskPatch::status(TaskStatus::Inprogress)),
-                        Some(version),
-                    )
-                    .await
-                {
-                    Ok(t) => task = t,
-                    // Another client (a dashboard) made the same move first.
-                    Err(CliError::Refused {
-                        status: 412 | 409, ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            let task = c.send(Method::PUT, &path, body(&report), None).await?;
+            let task = after_report(&c, task).await?;
             if json_out {
                 output::json(&task);
             } else {
@@ -345,5 +325,32 @@ fn print_details(t: &Task) {
             paint(p.status.as_str(), p.status.as_str(), on),
             notes
         );
+    }
+}
+
+/// The one automatic transition after a session's status report (a `todo`
+/// task whose session works moves to `inprogress`), decided by the same code
+/// as the store and sent with `If-Match`; returns the task as it now is.
+pub async fn after_report(c: &Client, task: Value) -> Result<Value, CliError> {
+    let parsed: Task = serde_json::from_value(task.clone()).map_err(bad_response)?;
+    let Some(version) = auto_transition(&parsed) else {
+        return Ok(task);
+    };
+    let path = format!("/api/tasks/{}", seg(&parsed.id));
+    match c
+        .send(
+            Method::PATCH,
+            &path,
+            body(&TaskPatch::status(TaskStatus::Inprogress)),
+            Some(version),
+        )
+        .await
+    {
+        Ok(t) => Ok(t),
+        // Another client (a dashboard) made the same move first.
+        Err(CliError::Refused {
+            status: 412 | 409, ..
+        }) => Ok(task),
+        Err(e) => Err(e),
     }
 }
