@@ -72,9 +72,10 @@ function render() {
       inColumn.map(card));
   }));
   document.querySelector('#sessions ul').replaceChildren(...(sessions.length ? sessions.map((s) =>
-    h('li', { dataset: { sessionId: s.id, status: s.status } },
+    h('li', { dataset: { sessionId: s.id, status: s.status, stale: s.stale ? 'true' : 'false' }, title: s.lastSeenAt ? `last seen ${s.lastSeenAt}` : '' },
       h('span', { class: 'lifecycle' }, s.status),
       h('span', { class: 'name' }, s.name ?? s.id),
+      s.stale ? h('span', { class: 'stale' }, 'stale — not heard from') : null,
       s.error ? h('span', { class: 'notes' }, s.error) : null)) : [h('li', { class: 'empty' }, 'No sessions yet')]));
 }
 

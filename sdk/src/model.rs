@@ -177,6 +177,19 @@ pub struct Session {
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
+    /// When the session was last heard from (a report, a heartbeat, a hook
+    /// event), as stored; the server refreshes it at most about once a
+    /// minute while the session keeps reporting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<String>,
+    /// Not heard from for the server's `--stale-after` while spawning or
+    /// active: its agent may be gone.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stale: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Session {

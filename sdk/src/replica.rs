@@ -339,6 +339,8 @@ pub(crate) mod tests_support {
             created_at: "c".into(),
             updated_at: "u".into(),
             version: 1,
+            last_seen_at: Some("l".into()),
+            stale: true,
         }
     }
 }

@@ -50,6 +50,10 @@ export interface Session {
   createdAt: string;
   updatedAt: string;
   version: number;
+  /** When the session was last heard from (RFC 3339, UTC), as stored: refreshed about once a minute while it reports. */
+  lastSeenAt?: string;
+  /** True when a spawning or active session has not been heard from for the server's `--stale-after`. */
+  stale?: boolean;
 }
 
 export interface TaskPayload { task: Task }

@@ -30,6 +30,8 @@ pub struct Config {
     pub send_timeout: Duration,
     /// Serve this folder at `/` (the live board); canonicalized by `run`.
     pub static_dir: Option<PathBuf>,
+    /// A spawning or active session not heard from for this long is stale.
+    pub stale_after: Duration,
 }
 
 impl Config {
@@ -46,6 +48,7 @@ impl Config {
             idle_timeout: Duration::from_secs(120),
             send_timeout: Duration::from_secs(10),
             static_dir: None,
+            stale_after: Duration::from_secs(600),
         }
     }
 }

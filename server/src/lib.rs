@@ -85,6 +85,7 @@ pub async fn run(
     let (writer, writer_thread) =
         Writer::spawn(storage, loaded.state, view.clone(), log.clone(), retain);
     let (stop_tx, stop) = watch::channel(false);
+    let config_stale_after = config.stale_after;
     let app = Arc::new(App {
         config,
         epoch: loaded.epoch,
@@ -92,12 +93,16 @@ pub async fn run(
         view,
         log,
         writer,
+        liveness: std::sync::Mutex::new(domain::liveness::Liveness::new(config_stale_after)),
         shutting_down: AtomicBool::new(false),
         stop,
         sockets: TaskTracker::new(),
         live_sockets: AtomicUsize::new(0),
         connections: AtomicUsize::new(0),
     });
+
+    let liveness_app = app.clone();
+    let liveness = tokio::spawn(async move { liveness_app.watch_liveness().await });
 
     let http_conns = TaskTracker::new();
     tokio::pin!(shutdown);
@@ -167,6 +172,7 @@ pub async fn run(
     {
         tracing::warn!("some WebSocket connections did not close in time");
     }
+    let _ = tokio::time::timeout_at(deadline, liveness).await;
     app.writer.stop().await;
     let joined = tokio::task::spawn_blocking(move || writer_thread.join());
     if tokio::time::timeout(Duration::from_secs(2), joined)

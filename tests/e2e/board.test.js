@@ -263,3 +263,24 @@ test('a Claude Code session wired with `tasksync hooks install` moves on the boa
   assert.deepEqual(consoleProblems, []);
   await page.close();
 });
+
+test('a session whose agent went silent shows as stale, and not once it is heard from again', async () => {
+  await server.stop();
+  server.extraArgs = ['--static', boardDir, '--stale-after', '1s'];
+  await server.restart();
+  try {
+    const page = await openBoard();
+    await cli(['session', 'spawn', '--id', 'quiet-agent']);
+    await cli(['session', 'activate', 'quiet-agent']);
+    const item = (stale) => page.locator(`#sessions li[data-session-id="quiet-agent"][data-stale="${stale}"]`);
+    await item('false').waitFor({ timeout: 2000 });
+    await item('true').waitFor({ timeout: 5000 });
+    assert.match(await item('true').locator('.stale').textContent(), /stale/);
+    await server.ok('POST', '/api/sessions/quiet-agent/heartbeat');
+    await item('false').waitFor({ timeout: 2000 });
+    assert.deepEqual(consoleProblems, []);
+    await page.close();
+  } finally {
+    server.extraArgs = ['--static', boardDir];
+  }
+});

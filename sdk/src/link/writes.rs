@@ -301,6 +301,8 @@ impl WriteCmd {
                     created_at: now.to_owned(),
                     updated_at: now.to_owned(),
                     version: 0,
+                    last_seen_at: None,
+                    stale: false,
                 });
             }
             WriteCmd::Lifecycle { action, .. } => {

@@ -16,6 +16,8 @@ fn session(id: &str, version: u64) -> Session {
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
         version,
+        last_seen_at: None,
+        stale: false,
     }
 }
 

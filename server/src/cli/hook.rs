@@ -72,9 +72,9 @@ pub enum Kind {
         status: SessionStatus,
         notes: Option<String>,
     },
-    /// The agent is running (a tool call): a session waiting on a
-    /// permission prompt that then uses a tool was answered, so it is
-    /// working again; otherwise nothing changes.
+    /// The agent is running (a tool call): a heartbeat; and a session
+    /// waiting on a permission prompt that then uses a tool was answered,
+    /// so it is working again.
     Running,
     /// The agent session ended: the session is stopped.
     End,
@@ -356,6 +356,8 @@ async fn active_session(client: &Client, report: &Report) -> Result<Session, Str
         let v = post(client, &format!("{path}/{verb}"), None).await?;
         session = serde_json::from_value(v).map_err(|e| e.to_string())?;
     }
+    // Every hook event is a sign of life (kept in the server's memory).
+    post(client, &format!("{path}/heartbeat"), None).await?;
     Ok(session)
 }
 

@@ -38,6 +38,33 @@ pub struct ServeArgs {
     /// Events kept for resume (minimum 10000).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10_000..=10_000_000))]
     pub retain: u64,
+    /// A spawning or active session not heard from for this long is shown
+    /// as stale (e.g. 10m, 90s, 1h).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub stale_after: std::time::Duration,
+}
+
+/// `90s`, `10m`, `1h`, `500ms`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 1h"))?;
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        _ => return Err(format!("`{text}`: the unit is ms, s, m or h")),
+    };
+    if ms == 0 {
+        return Err("the duration must be more than zero".into());
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// Refuses a non-loopback bind without a token, unless `insecure`.
@@ -78,6 +105,7 @@ pub fn run(args: ServeArgs) -> i32 {
     config.allow_hosts = args.allow_hosts;
     config.allow_origins = args.allow_origins;
     config.retain = args.retain as usize;
+    config.stale_after = args.stale_after;
     config.static_dir = args.static_dir;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -120,6 +148,24 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        for bad in ["", "m", "10x", "-1s", "0s", "1.5m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

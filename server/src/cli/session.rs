@@ -165,8 +165,14 @@ fn print_session(v: &Value, json_out: bool) -> Result<(), CliError> {
         .as_deref()
         .map(|e| format!(" — {e}"))
         .unwrap_or_default();
+    let seen = last_seen(&s, on);
+    let seen = if seen.is_empty() {
+        seen
+    } else {
+        format!(" — last seen {seen}")
+    };
     println!(
-        "{}{name} {}{error}",
+        "{}{name} {}{error}{seen}",
         s.id,
         paint(s.status.as_str(), s.status.as_str(), on)
     );
@@ -187,6 +193,7 @@ fn print_list(sessions: &[Session]) {
         "STATUS".into(),
         "NAME".into(),
         "TASKS".into(),
+        "LAST SEEN".into(),
         "ERROR".into(),
     ]];
     for s in sessions {
@@ -195,8 +202,34 @@ fn print_list(sessions: &[Session]) {
             paint(s.status.as_str(), s.status.as_str(), on),
             s.name.clone().unwrap_or_default(),
             s.task_ids.len().to_string(),
+            last_seen(s, on),
             s.error.clone().unwrap_or_default(),
         ]);
     }
     output::table(&rows);
+}
+
+/// `12s ago`, or `STALE 14m ago` for a session not heard from for too long.
+fn last_seen(s: &Session, on: bool) -> String {
+    let ago = s
+        .last_seen_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| {
+            let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                .num_seconds()
+                .max(0);
+            match secs {
+                0..60 => format!("{secs}s ago"),
+                60..3600 => format!("{}m ago", secs / 60),
+                3600..86400 => format!("{}h ago", secs / 3600),
+                _ => format!("{}d ago", secs / 86400),
+            }
+        })
+        .unwrap_or_default();
+    if s.stale {
+        format!("{} {ago}", paint("STALE", "failed", on))
+    } else {
+        ago
+    }
 }

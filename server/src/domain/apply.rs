@@ -39,5 +39,10 @@ pub fn apply(
         Command::CreateSession(new) => sessions::create_session(state, new, clock),
         Command::Lifecycle { id, to, error } => sessions::lifecycle(state, &id, to, error, clock),
         Command::DeleteSession { id } => sessions::delete_session(state, &id, clock),
+        Command::Seen {
+            session_id,
+            at,
+            stale,
+        } => sessions::seen(state, &session_id, at, stale, clock),
     }
 }

@@ -45,6 +45,14 @@ pub enum Command {
     DeleteSession {
         id: String,
     },
+    /// Liveness, from the server's own bookkeeping of heartbeats (not a
+    /// request): the session was last heard from at `at` (`None`: as
+    /// stored) and is, or is no longer, `stale`.
+    Seen {
+        session_id: String,
+        at: Option<String>,
+        stale: bool,
+    },
 }
 
 /// What a successful command answers.

@@ -6,6 +6,7 @@
 mod apply;
 pub mod command;
 pub mod error;
+pub mod liveness;
 mod rules;
 mod sessions;
 pub mod state;

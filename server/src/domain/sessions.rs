@@ -49,6 +49,8 @@ pub(super) fn create_session(
         created_at: now.clone(),
         updated_at: now.clone(),
         version: 1,
+        last_seen_at: Some(now.clone()),
+        stale: false,
     };
     state.sessions.insert(id.clone(), Arc::new(session.clone()));
     let mut out = Outcome {
@@ -88,7 +90,11 @@ pub(super) fn lifecycle(
     } else {
         None
     };
-    next.bump(clock.now());
+    let now = clock.now();
+    // A lifecycle step is a sign of life (and a stopped session is not stale).
+    next.last_seen_at = Some(now.clone());
+    next.stale = false;
+    next.bump(now);
     let session = next.clone();
     let session_id = id.to_owned();
     let event = match to {
@@ -111,6 +117,37 @@ pub(super) fn lifecycle(
     state.sessions.insert(id.to_owned(), next.clone());
     Ok(Outcome {
         events: vec![event],
+        reply: Some(Reply::Session(next)),
+        sessions: vec![id.to_owned()],
+        ..Default::default()
+    })
+}
+
+/// Liveness: a newer `lastSeenAt` and the stale flag; no change, no event.
+pub(super) fn seen(
+    state: &mut State,
+    id: &str,
+    at: Option<String>,
+    stale: bool,
+    clock: &mut dyn Clock,
+) -> Result<Outcome, DomainError> {
+    let current = session_of(state, id)?;
+    let newer = at.filter(|at| current.last_seen_at.as_deref() < Some(at.as_str()));
+    if newer.is_none() && current.stale == stale {
+        return Ok(Outcome::reply(Reply::Session(current.clone())));
+    }
+    let mut next = (**current).clone();
+    if let Some(at) = newer {
+        next.last_seen_at = Some(at);
+    }
+    next.stale = stale;
+    next.bump(clock.now());
+    let next = Arc::new(next);
+    state.sessions.insert(id.to_owned(), next.clone());
+    Ok(Outcome {
+        events: vec![Event::SessionUpdated {
+            session: (*next).clone(),
+        }],
         reply: Some(Reply::Session(next)),
         sessions: vec![id.to_owned()],
         ..Default::default()

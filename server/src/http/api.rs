@@ -42,6 +42,8 @@ const READ_ONLY_SESSION: &[&str] = &[
     "sessionProgress",
     "status",
     "error",
+    "lastSeenAt",
+    "stale",
 ];
 
 /// Default and largest page of `GET /api/events`.
@@ -129,17 +131,19 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             only(m, &[Method::PUT])?;
             let (task_id, session_id) = (path_id(id)?, path_id(sid)?);
             let body: StatusBody = read_json(req, true, &[]).await?;
-            write(
+            let written = write(
                 app,
                 &idem,
                 Command::SetSessionStatus {
                     task_id,
-                    session_id,
+                    session_id: session_id.clone(),
                     status: body.status,
                     notes: body.notes,
                 },
             )
-            .await
+            .await?;
+            app.heard(&session_id).await;
+            Ok(written)
         }
         ["api", "sessions"] => match *m {
             Method::GET => Ok(list_sessions(app, req.uri().query())),
@@ -180,7 +184,37 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
                     (to, None)
                 }
             };
-            write(app, &idem, Command::Lifecycle { id, to, error }).await
+            let written = write(
+                app,
+                &idem,
+                Command::Lifecycle {
+                    id: id.clone(),
+                    to,
+                    error,
+                },
+            )
+            .await?;
+            app.heard(&id).await;
+            Ok(written)
+        }
+        ["api", "sessions", id, "heartbeat"] => {
+            only(m, &[Method::POST])?;
+            let id = path_id(id)?;
+            read_json::<EmptyBody>(req, false, &[]).await?;
+            if !app
+                .view
+                .read()
+                .expect("view lock")
+                .state
+                .sessions
+                .contains_key(&id)
+            {
+                return Err(DomainError::session_not_found(&id).into());
+            }
+            app.heard(&id).await;
+            let mut r = json(StatusCode::NO_CONTENT, "");
+            r.headers_mut().remove(header::CONTENT_TYPE);
+            Ok(r)
         }
         ["api", "snapshot"] => {
             only(m, &[Method::GET])?;
