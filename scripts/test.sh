@@ -110,6 +110,10 @@ fi
 ./scripts/board.sh "$BOARD_DIR"
 (cd tests/e2e && bounded 10m npm test)
 
+step "MCP: tasksync mcp against a real MCP client (the official TypeScript SDK's stdio client) and the real server"
+[ -d tests/mcp/node_modules ] || (cd tests/mcp && npm ci --no-audit --no-fund)
+(cd tests/mcp && bounded 5m npm test)
+
 step "bundlers: the packed package with default settings in Vite (dev and build), webpack (production and development), esbuild, Rollup, a module Web Worker, Next.js (app router, SSR) and examples/react, live in Chromium (about 30 s)"
 [ -d tests/bundlers/node_modules ] || (cd tests/bundlers && npm ci --no-audit --no-fund)
 (cd tests/bundlers && bounded 10m npm test)

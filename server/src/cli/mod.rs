@@ -5,6 +5,7 @@
 pub mod client;
 pub mod hook;
 pub mod hooks;
+pub mod mcp;
 pub mod output;
 pub mod serve;
 pub mod session;
@@ -36,6 +37,8 @@ pub enum Verb {
     Hook(hook::HookArgs),
     /// Wire Claude Code and Codex to `tasksync hook` (merges their settings).
     Hooks(hooks::HooksArgs),
+    /// Serve the Model Context Protocol over stdio (tools for tasks and sessions).
+    Mcp(mcp::McpArgs),
 }
 
 /// Parses the arguments, runs the command, and returns the process exit code.
@@ -52,6 +55,7 @@ pub fn main() -> i32 {
         Verb::Serve(args) => return serve::run(args),
         Verb::Hook(args) => return hook::run(args),
         Verb::Hooks(args) => return hooks::run(args),
+        Verb::Mcp(args) => return mcp::run(args),
         other => other,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,7 +67,9 @@ pub fn main() -> i32 {
             Verb::Task(args) => task::run(args).await,
             Verb::Session(args) => session::run(args).await,
             Verb::Watch(args) => watch::run(args).await,
-            Verb::Serve(_) | Verb::Hook(_) | Verb::Hooks(_) => unreachable!("handled above"),
+            Verb::Serve(_) | Verb::Hook(_) | Verb::Hooks(_) | Verb::Mcp(_) => {
+                unreachable!("handled above")
+            }
         }
     });
     match result {
