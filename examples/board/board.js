@@ -1,6 +1,7 @@
 // The live board: one Store, rendered on every change. `window.store` is the
 // live store, for the devtools console: store.getTasks(), store.on('*', console.log).
 import { Store, allowedTaskTransitions } from 'tasksync';
+import { needsYou, failures, Notifier, waited } from './attention.js';
 
 const params = new URLSearchParams(location.search);
 // The server that serves this page, or `?server=URL` when the page comes from elsewhere.
@@ -63,8 +64,58 @@ function card(task) {
       h('button', { type: 'button', class: 'delete', onclick: () => attempt(() => store.deleteTask(task.id)) }, 'Delete')));
 }
 
+const notifier = new Notifier();
+const TITLE = document.title;
+
+/** Brings a task into view and opens its detail. */
+function openTask(taskId) {
+  if (!taskId) return;
+  const el = document.querySelector(`article.card[data-task-id="${CSS.escape(taskId)}"]`);
+  document.querySelectorAll('article.card[data-focused]').forEach((c) => delete c.dataset.focused);
+  if (el) {
+    el.dataset.focused = 'true';
+    el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  }
+}
+
+function renderAttention(tasks, sessions) {
+  const entries = needsYou(tasks, sessions);
+  const section = document.getElementById('needs-you');
+  section.dataset.count = String(entries.length);
+  section.querySelector('.count').textContent = String(entries.length);
+  section.querySelector('ul').replaceChildren(...(entries.length ? entries.map((e) =>
+    h('li', { dataset: { key: e.key, status: e.status, sessionId: e.sessionId, taskId: e.taskId ?? '' } },
+      h('button', { type: 'button', class: 'open', onclick: () => openTask(e.taskId) },
+        h('span', { class: 'icon', 'aria-hidden': 'true' }, e.status === 'stale' ? '⌛' : ICON[e.status]),
+        h('span', { class: 'session' }, e.session),
+        h('span', { class: 'status' }, e.status.replace('_', ' ')),
+        e.title ? h('span', { class: 'title' }, e.title) : null,
+        h('span', { class: 'waited', title: e.since }, `waiting ${waited(e.since)}`)),
+      e.notes ? h('span', { class: 'notes' }, e.notes) : null)) : [h('li', { class: 'empty' }, 'Nobody is waiting for you')]));
+  document.title = entries.length ? `(${entries.length}) tasksync` : TITLE;
+  // Notifications: only for what appears while the page is hidden, once each.
+  const news = notifier.seen([...entries, ...failures(tasks, sessions)], document.visibilityState === 'hidden');
+  if (news.length && 'Notification' in window && Notification.permission === 'granted') {
+    for (const e of news) {
+      const n = new Notification(`${e.session}: ${e.status.replace('_', ' ')}`, {
+        body: [e.title, e.notes].filter(Boolean).join(' — '),
+        tag: e.key,
+      });
+      n.onclick = () => { window.focus(); openTask(e.taskId); n.close(); };
+    }
+  }
+}
+
+function renderNotifyButton() {
+  const button = document.getElementById('notify');
+  const state = 'Notification' in window ? Notification.permission : 'unsupported';
+  button.dataset.permission = state;
+  button.hidden = state !== 'default';
+}
+
 function render() {
   const { tasks, sessions } = store.getSnapshot();
+  renderAttention(tasks, sessions);
   document.getElementById('columns').replaceChildren(...COLUMNS.map(([status, title]) => {
     const inColumn = tasks.filter((t) => t.status === status);
     return h('div', { class: 'column', dataset: { status } },
@@ -113,6 +164,14 @@ document.getElementById('new-task').addEventListener('submit', (e) => {
   });
 });
 
+document.getElementById('notify').addEventListener('click', () => {
+  // Asked only on a click, never on load.
+  Notification.requestPermission().then(renderNotifyButton, renderNotifyButton);
+});
+document.addEventListener('visibilitychange', render);
+setInterval(() => { if (document.visibilityState === 'visible') render(); }, 15_000); // "waiting 3m" moves on
+
 render();
+renderNotifyButton();
 renderConnection();
 store.connect().catch((e) => showError(e.message));

@@ -276,11 +276,115 @@ test('a session whose agent went silent shows as stale, and not once it is heard
     await item('false').waitFor({ timeout: 2000 });
     await item('true').waitFor({ timeout: 5000 });
     assert.match(await item('true').locator('.stale').textContent(), /stale/);
+    await page.locator('#needs-you li[data-key="session|quiet-agent|stale"]').waitFor({ timeout: 2000 });
     await server.ok('POST', '/api/sessions/quiet-agent/heartbeat');
     await item('false').waitFor({ timeout: 2000 });
+    await page.locator('#needs-you li[data-key="session|quiet-agent|stale"]').waitFor({ state: 'detached', timeout: 2000 });
     assert.deepEqual(consoleProblems, []);
     await page.close();
   } finally {
     server.extraArgs = ['--static', boardDir];
+    await server.stop();
+    await server.restart();
+  }
+});
+
+/** A board page in its own context, notifications granted there, whose visibility the test sets. */
+async function openWatchedBoard(permissions = ['notifications']) {
+  const context = await browser.newContext({ permissions, viewport: { width: 1280, height: 720 } });
+  await context.addInitScript((ask) => {
+    // Observe notifications (the real ones, wrapped) and permission requests.
+    window.__notifications = [];
+    window.__permissionRequests = 0;
+    const Real = window.Notification;
+    if (Real) {
+      const Recorded = function (title, options = {}) {
+        window.__notifications.push({ title, body: options.body, tag: options.tag });
+        try { return new Real(title, options); } catch { return { close() {} }; }
+      };
+      // Without a grant, headless Chromium answers "denied" at once; stand in for a person
+      // who has not been asked yet ("default") and says yes when asked.
+      let permission = ask ? 'default' : null;
+      Object.defineProperty(Recorded, 'permission', { get: () => permission ?? Real.permission });
+      Recorded.requestPermission = () => { window.__permissionRequests += 1; permission = 'granted'; return Promise.resolve('granted'); };
+      window.Notification = Recorded;
+    }
+    // Headless pages are always visible: let the test say when this one is hidden.
+    window.__hidden = false;
+    Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible') });
+    window.__setHidden = (hidden) => { window.__hidden = hidden; document.dispatchEvent(new Event('visibilitychange')); };
+  }, permissions.length === 0);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => consoleProblems.push(`pageerror: ${e.message}`));
+  await page.goto(server.url + '/');
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
+  return { page, context };
+}
+
+test('"needs you": a session that blocks while the page is hidden gives exactly one notification; while visible none; the title counts', async () => {
+  const { page, context } = await openWatchedBoard();
+  try {
+    await server.ok('POST', '/api/tasks', { id: 'att-1', title: 'Ship the release' });
+    await cli(['session', 'spawn', '--id', 'agent-n', '--name', 'agent N', '--task', 'att-1']);
+    await cli(['task', 'update', 'att-1', '--status', 'working'], 'agent-n');
+    const needsYou = page.locator('#needs-you');
+    await card(page, 'att-1').locator('li[data-status="working"]').waitFor({ timeout: 2000 });
+    // (earlier tests may have left sessions waiting: the title always says how many)
+    const titleSaysCount = () => page.evaluate(() => {
+      const n = Number(document.querySelector('#needs-you').dataset.count);
+      return document.title === (n ? `(${n}) tasksync` : 'tasksync — live board');
+    });
+    assert.ok(await titleSaysCount());
+
+    await page.evaluate(() => window.__setHidden(true));
+    await cli(['task', 'update', 'att-1', '--status', 'blocked', '--notes', 'Need API key'], 'agent-n');
+    const entry = needsYou.locator('li[data-key="att-1|agent-n|blocked"]');
+    await entry.waitFor({ timeout: 2000 });
+    assert.equal(await entry.locator('.notes').textContent(), 'Need API key');
+    assert.match(await entry.locator('.waited').textContent(), /^waiting \d+s$/);
+    await page.waitForFunction(() => window.__notifications.length === 1, null, { timeout: 2000 });
+    // more changes (and re-renders) while hidden: still one
+    await server.ok('POST', '/api/tasks', { id: 'att-2', title: 'Unrelated' });
+    await card(page, 'att-2').waitFor({ timeout: 2000 });
+    await page.evaluate(() => window.__setHidden(true));
+    const [n] = await page.evaluate(() => window.__notifications);
+    assert.deepEqual(await page.evaluate(() => window.__notifications.length), 1);
+    assert.equal(n.title, 'agent N: blocked');
+    assert.equal(n.body, 'Ship the release — Need API key');
+    assert.match(await page.title(), /^\(\d+\) tasksync$/);
+    assert.ok(await titleSaysCount());
+
+    // visible: the same kind of change notifies nobody
+    await page.evaluate(() => window.__setHidden(false));
+    await cli(['task', 'update', 'att-1', '--status', 'working'], 'agent-n');
+    await cli(['task', 'update', 'att-1', '--status', 'needs_input', '--notes', 'Which region?'], 'agent-n');
+    await needsYou.locator('li[data-key="att-1|agent-n|needs_input"]').waitFor({ timeout: 2000 });
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(() => window.__notifications.length), 1, 'none while visible');
+
+    // a click opens the task
+    await needsYou.locator('li[data-key="att-1|agent-n|needs_input"] button.open').click();
+    await page.locator('article.card[data-task-id="att-1"][data-focused="true"]').waitFor({ timeout: 2000 });
+
+    await cli(['task', 'update', 'att-1', '--status', 'working'], 'agent-n');
+    await needsYou.locator('li[data-key^="att-1|"]').waitFor({ state: 'detached', timeout: 2000 });
+    assert.ok(await titleSaysCount());
+    assert.deepEqual(consoleProblems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('notification permission is asked on a click, never on load', async () => {
+  const { page, context } = await openWatchedBoard([]);
+  try {
+    const button = page.locator('#notify');
+    await button.waitFor({ state: 'visible', timeout: 2000 });
+    assert.equal(await page.evaluate(() => window.__permissionRequests), 0, 'not on load');
+    await button.click();
+    await page.waitForFunction(() => window.__permissionRequests === 1, null, { timeout: 2000 });
+    await button.waitFor({ state: 'hidden', timeout: 2000 });
+  } finally {
+    await context.close();
   }
 });
