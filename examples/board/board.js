@@ -5,7 +5,9 @@ import { needsYou, failures, Notifier, waited } from './attention.js';
 
 const params = new URLSearchParams(location.search);
 // The server that serves this page, or `?server=URL` when the page comes from elsewhere.
-const store = new Store({ url: params.get('server') || location.origin, token: params.get('token') || undefined });
+const base = params.get('server') || location.origin;
+const token = params.get('token') || undefined;
+const store = new Store({ url: base, token });
 window.store = store;
 
 const COLUMNS = [['todo', 'To Do'], ['inprogress', 'In Progress'], ['completed', 'Completed'], ['cancelled', 'Cancelled']];
@@ -61,11 +63,72 @@ function card(task) {
         'aria-label': `Move ${task.title}`,
         onchange: (e) => { const status = e.target.value; if (status) attempt(() => store.updateTask(task.id, { status })); },
       }, h('option', { value: '' }, 'Move to…'), targets.map((t) => h('option', { value: t }, label[t]))),
+      h('button', { type: 'button', class: 'history', onclick: () => openDetail(task.id) }, 'History'),
       h('button', { type: 'button', class: 'delete', onclick: () => attempt(() => store.deleteTask(task.id)) }, 'Delete')));
 }
 
 const notifier = new Notifier();
 const TITLE = document.title;
+
+// A task's detail: what it is now, and its history (GET /api/tasks/:id/events).
+let detailTask = null;
+let detailVersion = null;
+
+function timelineEntry(e) {
+  const p = e.payload;
+  const at = p.lastUpdated ?? p.task?.updatedAt ?? '';
+  const when = at ? new Date(at).toLocaleTimeString() : '';
+  let what;
+  switch (e.type) {
+    case 'task:created': what = `created: ${p.task.title}`; break;
+    case 'task:updated': what = `updated: ${p.task.status} — ${p.task.title}`; break;
+    case 'task:deleted': what = 'deleted'; break;
+    case 'task:session_status': what = `${p.sessionId}: ${p.status.replace('_', ' ')}`; break;
+    default: what = e.type;
+  }
+  return h('li', { dataset: { seq: String(e.seq), type: e.type, status: p.status ?? p.task?.status ?? '' } },
+    h('time', { datetime: at }, when), h('span', { class: 'what' }, what),
+    p.notes ? h('span', { class: 'notes' }, p.notes) : null);
+}
+
+async function loadHistory(taskId) {
+  const events = [];
+  let since = 0;
+  for (;;) {
+    const res = await fetch(`${base}/api/tasks/${encodeURIComponent(taskId)}/events?since=${since}&limit=1000`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    const page = await res.json();
+    if (!res.ok) throw new Error(page.error?.message ?? `HTTP ${res.status}`);
+    events.push(...page.events);
+    if (!page.more || !page.events.length) return { events, oldest: page.oldestRetained };
+    since = page.events[page.events.length - 1].seq;
+  }
+}
+
+async function renderDetail() {
+  const dialog = document.getElementById('detail');
+  const task = store.getTask(detailTask);
+  dialog.querySelector('h2').textContent = task?.title ?? detailTask;
+  dialog.querySelector('.state').textContent = task ? `${task.status} · ${task.priority} · version ${task.version}` : 'deleted';
+  detailVersion = task?.version ?? null;
+  try {
+    const { events, oldest } = await loadHistory(detailTask);
+    const complete = events[0]?.type === 'task:created' || oldest <= 1;
+    dialog.querySelector('ol').replaceChildren(
+      ...(complete ? [] : [h('li', { class: 'gone' }, 'older events are no longer kept')]),
+      ...events.map(timelineEntry));
+  } catch (e) {
+    dialog.querySelector('ol').replaceChildren(h('li', { class: 'gone' }, `history unavailable: ${e.message}`));
+  }
+}
+
+function openDetail(taskId) {
+  detailTask = taskId;
+  const dialog = document.getElementById('detail');
+  if (!dialog.open) dialog.showModal();
+  renderDetail();
+}
 
 /** Brings a task into view and opens its detail. */
 function openTask(taskId) {
@@ -76,6 +139,7 @@ function openTask(taskId) {
     el.dataset.focused = 'true';
     el.scrollIntoView({ block: 'center', behavior: 'smooth' });
   }
+  openDetail(taskId);
 }
 
 function renderAttention(tasks, sessions) {
@@ -116,6 +180,8 @@ function renderNotifyButton() {
 function render() {
   const { tasks, sessions } = store.getSnapshot();
   renderAttention(tasks, sessions);
+  const dialog = document.getElementById('detail');
+  if (dialog.open && detailTask && (store.getTask(detailTask)?.version ?? null) !== detailVersion) renderDetail();
   document.getElementById('columns').replaceChildren(...COLUMNS.map(([status, title]) => {
     const inColumn = tasks.filter((t) => t.status === status);
     return h('div', { class: 'column', dataset: { status } },
@@ -164,6 +230,7 @@ document.getElementById('new-task').addEventListener('submit', (e) => {
   });
 });
 
+document.querySelector('#detail .close').addEventListener('click', () => document.getElementById('detail').close());
 document.getElementById('notify').addEventListener('click', () => {
   // Asked only on a click, never on load.
   Notification.requestPermission().then(renderNotifyButton, renderNotifyButton);

@@ -69,6 +69,16 @@ impl Event {
         "session:deleted",
     ];
 
+    /// The task this event is about, if it is about one (its history).
+    pub fn task_id(&self) -> Option<&str> {
+        match self {
+            Event::TaskCreated { task } | Event::TaskUpdated { task } => Some(&task.id),
+            Event::TaskDeleted { task_id } => Some(task_id),
+            Event::TaskSessionStatus(p) => Some(&p.task_id),
+            _ => None,
+        }
+    }
+
     /// The wire name of this event's type.
     pub fn type_name(&self) -> &'static str {
         match self {

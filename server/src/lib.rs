@@ -72,10 +72,7 @@ pub async fn run(
     let events = loaded
         .events
         .into_iter()
-        .map(|(seq, json)| LoggedEvent {
-            seq,
-            json: json.into(),
-        })
+        .map(|(seq, json)| LoggedEvent::parse(seq, json))
         .collect();
     let log = Arc::new(EventLog::new(loaded.head, events, retain, config.lag_limit));
     let view = Arc::new(RwLock::new(View {

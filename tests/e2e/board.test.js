@@ -365,8 +365,27 @@ test('"needs you": a session that blocks while the page is hidden gives exactly 
     // a click opens the task
     await needsYou.locator('li[data-key="att-1|agent-n|needs_input"] button.open').click();
     await page.locator('article.card[data-task-id="att-1"][data-focused="true"]').waitFor({ timeout: 2000 });
-
+    // ... with its detail: the timeline of status changes and notes
+    const detail = page.locator('dialog#detail[open]');
+    await detail.waitFor({ timeout: 2000 });
+    assert.equal(await detail.locator('h2').textContent(), 'Ship the release');
+    const timeline = detail.locator('ol.timeline li');
+    await detail.locator('li[data-status="needs_input"]').waitFor({ timeout: 2000 });
+    const lines = await timeline.evaluateAll((lis) => lis.map((li) => [li.dataset.type, li.querySelector('.what').textContent, li.querySelector('.notes')?.textContent ?? null]));
+    assert.deepEqual(lines, [
+      ['task:created', 'created: Ship the release', null],
+      ['task:session_status', 'agent-n: queued', null],
+      ['task:session_status', 'agent-n: working', null],
+      ['task:updated', 'updated: inprogress — Ship the release', null],
+      ['task:session_status', 'agent-n: blocked', 'Need API key'],
+      ['task:session_status', 'agent-n: working', null],
+      ['task:session_status', 'agent-n: needs input', 'Which region?'],
+    ]);
+    // it follows the task live
     await cli(['task', 'update', 'att-1', '--status', 'working'], 'agent-n');
+    await page.waitForFunction(() => document.querySelectorAll('#detail ol.timeline li').length === 8, null, { timeout: 2000 });
+    await detail.locator('button.close').click();
+
     await needsYou.locator('li[data-key^="att-1|"]').waitFor({ state: 'detached', timeout: 2000 });
     assert.ok(await titleSaysCount());
     assert.deepEqual(consoleProblems, []);

@@ -1,5 +1,6 @@
-//! `tasksync task …`: create, list, show, queue, update (a session reports
-//! its status), set-status (the task's own status), remove-session, delete.
+//! `tasksync task …`: create, list, show, log (its history), queue, update
+//! (a session reports its status), set-status (the task's own status),
+//! remove-session, delete.
 
 use super::client::{CliError, Client, ClientArgs, bad_response, body, seg};
 use super::output::{self, aggregate_icon, paint, status_icon};
@@ -77,6 +78,8 @@ pub enum TaskVerb {
     },
     /// Show one task with its sessions' progress.
     Show { id: String },
+    /// The task's history: its events in order (status changes, session notes).
+    Log { id: String },
     /// Queue tasks for the current session.
     Queue {
         #[arg(required = true)]
@@ -156,6 +159,50 @@ pub async fn run(args: TaskArgs) -> Result<(), CliError> {
                 output::json(&task);
             } else {
                 print_details(&serde_json::from_value(task).map_err(bad_response)?);
+            }
+            Ok(())
+        }
+        TaskVerb::Log { id } => {
+            // every page, oldest first
+            let mut events: Vec<Value> = Vec::new();
+            let mut since = 0u64;
+            let mut oldest = 0u64;
+            loop {
+                let page = c
+                    .send(
+                        Method::GET,
+                        &format!("/api/tasks/{}/events?since={since}&limit=1000", seg(&id)),
+                        None,
+                        None,
+                    )
+                    .await?;
+                oldest = page["oldestRetained"].as_u64().unwrap_or(oldest);
+                let batch = page["events"].as_array().cloned().unwrap_or_default();
+                since = batch
+                    .last()
+                    .and_then(|e| e["seq"].as_u64())
+                    .unwrap_or(since);
+                events.extend(batch);
+                if page["more"] != true {
+                    break;
+                }
+            }
+            if json_out {
+                output::json(&Value::Array(events));
+                return Ok(());
+            }
+            let begins = events.first().is_some_and(|e| e["type"] == "task:created");
+            if !begins && oldest > 1 {
+                println!(
+                    "(older events are no longer kept: the server keeps its newest --retain events)"
+                );
+            }
+            for e in &events {
+                let seq = e["seq"].as_u64().unwrap_or(0);
+                match serde_json::from_value::<tasksync_sdk::Envelope>(e.clone()) {
+                    Ok(env) => println!("#{seq} {}", super::watch::describe(&env.event)),
+                    Err(_) => println!("#{seq} {e}"),
+                }
             }
             Ok(())
         }

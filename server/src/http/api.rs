@@ -100,6 +100,10 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
                 _ => Err(not_allowed("GET, PATCH, PUT, DELETE")),
             }
         }
+        ["api", "tasks", id, "events"] => {
+            only(m, &[Method::GET])?;
+            task_events(app, &path_id(id)?, req.uri().query())
+        }
         ["api", "tasks", id, "queue"] => {
             only(m, &[Method::POST])?;
             let task_id = path_id(id)?;
@@ -398,7 +402,8 @@ fn snapshot(app: &App) -> Resp {
     json_value(StatusCode::OK, &snap)
 }
 
-fn events(app: &App, query: Option<&str>) -> Result<Resp, ApiError> {
+/// `since` and `limit` of a page of events.
+fn page(query: Option<&str>) -> Result<(u64, usize), ApiError> {
     // Any non-negative integer: one past u64 is simply "ahead of the head".
     let since = match query_param(query, "since") {
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
@@ -422,6 +427,45 @@ fn events(app: &App, query: Option<&str>) -> Result<Resp, ApiError> {
             ));
         }
     };
+    Ok((since, limit))
+}
+
+/// A task's history: its retained events in seq order, paged.
+fn task_events(app: &App, id: &str, query: Option<&str>) -> Result<Resp, ApiError> {
+    let (since, limit) = page(query)?;
+    let (events, more, oldest) = app.log.of_task(id, since, limit);
+    if events.is_empty()
+        && since == 0
+        && !app
+            .view
+            .read()
+            .expect("view lock")
+            .state
+            .tasks
+            .contains_key(id)
+    {
+        return Err(DomainError::task_not_found(id).into());
+    }
+    let mut body = Vec::with_capacity(128 + events.iter().map(|e| e.json.len() + 1).sum::<usize>());
+    body.extend_from_slice(b"{\"epoch\":");
+    serde_json::to_writer(&mut body, &app.epoch).expect("epoch serializes");
+    body.extend_from_slice(b",\"taskId\":");
+    serde_json::to_writer(&mut body, id).expect("id serializes");
+    body.extend_from_slice(
+        format!(",\"oldestRetained\":{oldest},\"more\":{more},\"events\":[").as_bytes(),
+    );
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(e.json.as_bytes());
+    }
+    body.extend_from_slice(b"]}");
+    Ok(json(StatusCode::OK, body))
+}
+
+fn events(app: &App, query: Option<&str>) -> Result<Resp, ApiError> {
+    let (since, limit) = page(query)?;
     let events = app.log.range(since, limit).map_err(|gone| {
         ApiError::new(
             StatusCode::GONE,

@@ -14,11 +14,43 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// One committed event: its seq and its JSON envelope.
+/// One committed event: its seq, its JSON envelope, and the task it is
+/// about (for a task's history).
 #[derive(Debug, Clone)]
 pub struct LoggedEvent {
     pub seq: u64,
     pub json: Utf8Bytes,
+    pub task: Option<Arc<str>>,
+}
+
+impl LoggedEvent {
+    /// An event read back as JSON (from the database): the task it is
+    /// about is read from the JSON.
+    pub fn parse(seq: u64, json: String) -> LoggedEvent {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            payload: Ids,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Ids {
+            task_id: Option<String>,
+            task: Option<Id>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let task = serde_json::from_str::<Envelope>(&json)
+            .ok()
+            .and_then(|e| e.payload.task_id.or(e.payload.task.map(|t| t.id)))
+            .map(Arc::from);
+        LoggedEvent {
+            seq,
+            json: json.into(),
+            task,
+        }
+    }
 }
 
 struct Ring {
@@ -148,6 +180,20 @@ impl EventLog {
         }
     }
 
+    /// Up to `limit` retained events about `task` after `since` (a task's
+    /// history), whether there are more, and the oldest retained seq.
+    pub fn of_task(&self, task: &str, since: u64, limit: usize) -> (Vec<LoggedEvent>, bool, u64) {
+        let ring = self.ring.lock().expect("event ring");
+        let oldest = ring.events.front().map_or(ring.head + 1, |e| e.seq);
+        let mut found = ring
+            .events
+            .iter()
+            .filter(|e| e.seq > since && e.task.as_deref() == Some(task));
+        let page: Vec<LoggedEvent> = found.by_ref().take(limit).cloned().collect();
+        let more = found.next().is_some();
+        (page, more, oldest)
+    }
+
     /// Up to `limit` retained events after `since`.
     /// (None when `since` is at or ahead of the head.)
     pub fn range(&self, since: u64, limit: usize) -> Result<Vec<LoggedEvent>, Gone> {
@@ -178,7 +224,40 @@ mod tests {
         LoggedEvent {
             seq,
             json: format!("{{\"seq\":{seq}}}").into(),
+            task: None,
         }
+    }
+
+    #[test]
+    fn a_tasks_history_is_its_events_in_seq_order_paged() {
+        let log = EventLog::new(0, vec![], 100, 16);
+        let about = |seq: u64, task: &str| {
+            LoggedEvent::parse(
+                seq,
+                format!(
+                    r#"{{"type":"task:session_status","payload":{{"taskId":"{task}"}},"seq":{seq}}}"#
+                ),
+            )
+        };
+        let created = LoggedEvent::parse(
+            1,
+            r#"{"type":"task:created","payload":{"task":{"id":"a","title":"x"}},"seq":1}"#.into(),
+        );
+        assert_eq!(created.task.as_deref(), Some("a"));
+        assert_eq!(LoggedEvent::parse(9, "not json".into()).task, None);
+        log.publish(vec![
+            created,
+            about(2, "b"),
+            about(3, "a"),
+            about(4, "a"),
+            ev(5),
+        ]);
+        let seqs = |v: &[LoggedEvent]| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+        let (page, more, oldest) = log.of_task("a", 0, 2);
+        assert_eq!((seqs(&page), more, oldest), (vec![1, 3], true, 1));
+        let (page, more, _) = log.of_task("a", 3, 2);
+        assert_eq!((seqs(&page), more), (vec![4], false));
+        assert!(log.of_task("zzz", 0, 10).0.is_empty());
     }
 
     #[test]

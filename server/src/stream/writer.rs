@@ -154,7 +154,7 @@ fn wake(
 /// they changed.
 #[derive(Default)]
 struct Visible {
-    events: Vec<(u64, String)>,
+    events: Vec<LoggedEvent>,
     tasks: BTreeSet<String>,
     sessions: BTreeSet<String>,
 }
@@ -226,7 +226,11 @@ impl WriterLoop {
                     };
                     visible.sessions.insert(id);
                 }
-                visible.events.extend(events);
+                visible.events.extend(
+                    events
+                        .into_iter()
+                        .map(|(seq, json)| LoggedEvent::parse(seq, json)),
+                );
             }
             News::Gap(loaded) => {
                 // Everything again; clients see the jump and resync.
@@ -235,7 +239,11 @@ impl WriterLoop {
                     state: loaded.state,
                     seq: loaded.head,
                 };
-                let events = loaded.events.into_iter().map(logged).collect();
+                let events = loaded
+                    .events
+                    .into_iter()
+                    .map(|(seq, json)| LoggedEvent::parse(seq, json))
+                    .collect();
                 self.log.reset(loaded.head, events);
                 *visible = Visible::default();
             }
@@ -244,7 +252,7 @@ impl WriterLoop {
 
     /// Updates the readers' view and sends the events to every connection.
     fn publish(&mut self, visible: Visible) {
-        let Some(&(seq, _)) = visible.events.last() else {
+        let Some(seq) = visible.events.last().map(|e| e.seq) else {
             return;
         };
         let tasks: Vec<String> = visible.tasks.into_iter().collect();
@@ -254,8 +262,7 @@ impl WriterLoop {
             view.state.copy_from(&self.state, &tasks, &sessions);
             view.seq = seq;
         }
-        self.log
-            .publish(visible.events.into_iter().map(logged).collect());
+        self.log.publish(visible.events);
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
@@ -272,11 +279,13 @@ impl WriterLoop {
                 return;
             }
         }
-        let head = visible.events.last().map_or(self.log.head(), |e| e.0);
+        let head = visible.events.last().map_or(self.log.head(), |e| e.seq);
         let mut seq = head;
         let mut tasks = BTreeSet::new();
         let mut sessions = BTreeSet::new();
         let mut events = Vec::new();
+        // (the task each event is about, beside `events`: its history)
+        let mut about: Vec<Option<Arc<str>>> = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
         let mut kept: Vec<(String, KeptAnswer)> = Vec::new();
         let now = now_ms();
@@ -296,6 +305,7 @@ impl WriterLoop {
                     sessions.extend(out.sessions);
                     for event in out.events {
                         seq += 1;
+                        about.push(event.task_id().map(Arc::from));
                         let json = serde_json::to_string(&Envelope { event, seq })
                             .expect("event serializes");
                         events.push((seq, json));
@@ -340,7 +350,18 @@ impl WriterLoop {
             }
             visible.tasks.extend(tasks);
             visible.sessions.extend(sessions);
-            visible.events.extend(events);
+            visible
+                .events
+                .extend(
+                    events
+                        .into_iter()
+                        .zip(about)
+                        .map(|((seq, json), task)| LoggedEvent {
+                            seq,
+                            json: json.into(),
+                            task,
+                        }),
+                );
         }
         self.publish(visible);
         for (tx, answer) in answers {
@@ -389,13 +410,6 @@ impl WriterLoop {
                 self.state = self.view.read().expect("view lock").state.clone();
             }
         }
-    }
-}
-
-fn logged((seq, json): (u64, String)) -> LoggedEvent {
-    LoggedEvent {
-        seq,
-        json: json.into(),
     }
 }
 
