@@ -101,8 +101,106 @@ async fn serves_the_folder_and_nothing_outside_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_static_there_is_no_page() {
+async fn without_static_the_board_built_into_the_binary_is_served() {
     let s = TestServer::start().await;
-    assert_eq!(s.get("/").await.0, 404);
-    assert_eq!(s.get("/index.html").await.0, 404);
+    let page = s.client.get(s.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("<title>tasksync — live board</title>")
+    );
+    for (path, kind) in [
+        ("/board.js", "text/javascript; charset=utf-8"),
+        ("/board.css", "text/css; charset=utf-8"),
+        (
+            "/vendor/tasksync/pkg/wasm.js",
+            "text/javascript; charset=utf-8",
+        ),
+    ] {
+        let r = s.client.get(s.url(path)).send().await.unwrap();
+        assert_eq!(
+            (r.status().as_u16(), &r.headers()["content-type"]),
+            (200, &kind.parse().unwrap()),
+            "{path}"
+        );
+    }
+    let head = s.client.head(s.url("/index.html")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(
+        head.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 500
+    );
+    let dir = s.client.get(s.url("/vendor")).send().await.unwrap();
+    assert_eq!(
+        dir.status(),
+        404,
+        "a folder redirects to its index, and there is none: no listing"
+    );
+    for bad in [
+        "/nope.js",
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/vendor/../../x",
+        "/a%00b",
+    ] {
+        assert_eq!(s.get(bad).await.0, 404, "{bad}");
+    }
+    assert_eq!(s.get("/api/nope").await.0, 404);
+}
+
+/// The board built into the binary (`server/board`) is built from the
+/// sources as they are: `scripts/embed-board.sh` records their hashes in
+/// `server/board.sha256`; this recomputes them (the list is the one
+/// `scripts/board-sources.sh` prints).
+#[test]
+fn the_built_in_board_is_current_with_its_sources() {
+    use sha2::{Digest, Sha256};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    fn walk(root: &std::path::Path, dir: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let entry = entry.unwrap();
+            let rel = format!("{dir}/{}", entry.file_name().to_string_lossy());
+            if entry.file_type().unwrap().is_dir() {
+                walk(root, &rel, out);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root, "sdk/src", &mut files);
+    walk(&root, "examples/board", &mut files);
+    files.extend(
+        [
+            "sdk/Cargo.toml",
+            "npm/build.sh",
+            "npm/package.json",
+            "npm/index.js",
+            "npm/store.js",
+            "npm/engine.js",
+            "scripts/board.sh",
+        ]
+        .map(String::from),
+    );
+    files.sort();
+    let now: String = files
+        .iter()
+        .map(|f| {
+            let hash = Sha256::digest(std::fs::read(root.join(f)).unwrap());
+            let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{hex}  {f}\n")
+        })
+        .collect();
+    let recorded = std::fs::read_to_string(root.join("server/board.sha256")).unwrap();
+    assert!(
+        now == recorded,
+        "the board built into the binary is older than its sources: run ./scripts/embed-board.sh and commit server/board"
+    );
 }

@@ -232,6 +232,9 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             (Some(root), &Method::GET | &Method::HEAD) if segments.first() != Some(&"api") => {
                 super::files::serve(root, &path, *m == Method::HEAD).await
             }
+            (None, &Method::GET | &Method::HEAD) if segments.first() != Some(&"api") => {
+                super::files::embedded(&path, *m == Method::HEAD)
+            }
             _ => Err(unknown_route(&path)),
         },
     }

@@ -1,6 +1,8 @@
-//! Static files for `--static DIR` (the live board): GET/HEAD only, content
-//! types by extension (`application/wasm` for `.wasm`), and nothing outside
-//! the folder — the decoded path is resolved and must stay under the root.
+//! The live board at `/`: built into the binary (`server/board`, made by
+//! `scripts/embed-board.sh`), or the files of `--static DIR` instead. GET/HEAD
+//! only, content types by extension (`application/wasm` for `.wasm`), and
+//! nothing outside the folder — the decoded path is resolved and must stay
+//! under the root.
 
 use super::body::Resp;
 use super::error::ApiError;
@@ -9,6 +11,69 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use std::path::{Component, Path, PathBuf};
+
+/// The board, as built when this binary was.
+static BOARD: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/board");
+
+/// Serves `url_path` from the board built into the binary.
+pub fn embedded(url_path: &str, head: bool) -> Result<Resp, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(url_path)
+        .decode_utf8()
+        .map_err(|_| not_found(url_path))?;
+    let mut rel = PathBuf::new();
+    for part in Path::new(decoded.trim_start_matches('/')).components() {
+        match part {
+            Component::Normal(p) => rel.push(p),
+            _ => return Err(not_found(url_path)),
+        }
+    }
+    if decoded.contains('\0') || decoded.contains('\\') {
+        return Err(not_found(url_path));
+    }
+    if decoded.ends_with('/') || rel.as_os_str().is_empty() {
+        rel.push("index.html");
+    }
+    if BOARD.get_dir(&rel).is_some() {
+        return redirect(url_path);
+    }
+    let file = BOARD.get_file(&rel).ok_or_else(|| not_found(url_path))?;
+    let len = file.contents().len() as u64;
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from_static(file.contents())
+    };
+    Ok(file_response(body, &rel, head.then_some(len)))
+}
+
+fn redirect(url_path: &str) -> Result<Resp, ApiError> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    let to = format!("{}/", url_path.trim_end_matches('/'));
+    r.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&to).map_err(|_| not_found(url_path))?,
+    );
+    Ok(r)
+}
+
+fn file_response(body: Bytes, path: &Path, head_len: Option<u64>) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(len) = head_len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    r
+}
 
 /// Largest file served.
 const MAX_FILE: u64 = 32 << 20;
@@ -63,14 +128,7 @@ pub async fn serve(root: &Path, url_path: &str, head: bool) -> Result<Resp, ApiE
         .await
         .map_err(|_| not_found(url_path))?;
     if meta.is_dir() {
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
-        let to = format!("{}/", url_path.trim_end_matches('/'));
-        r.headers_mut().insert(
-            header::LOCATION,
-            HeaderValue::from_str(&to).map_err(|_| not_found(url_path))?,
-        );
-        return Ok(r);
+        return redirect(url_path);
     }
     if meta.len() > MAX_FILE {
         return Err(not_found(url_path));
@@ -84,19 +142,5 @@ pub async fn serve(root: &Path, url_path: &str, head: bool) -> Result<Resp, ApiE
                 .map_err(|_| not_found(url_path))?,
         )
     };
-    let mut r = Response::new(Full::new(body));
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&real)),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if head {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
-    }
-    Ok(r)
+    Ok(file_response(body, &real, head.then_some(meta.len())))
 }
