@@ -136,6 +136,7 @@ export class Store {
       autoTransition: options.autoTransition ?? true,
       clientId,
       seed,
+      projectId: typeof options.projectId === 'string' && options.projectId !== '' ? options.projectId : null,
     });
     if (isLoaded()) this.#start();
   }
@@ -235,9 +236,9 @@ export class Store {
   #plain(bits, p) {
     switch ((bits >>> 4) & 7) {
       case 1: this.#tasks.set(p.task.id, p.task); break;
-      case 2: this.#tasks.delete(p.taskId); break;
+      case 2: this.#tasks.delete(p.taskId ?? p.task.id); break;
       case 3: this.#sessions.set(p.session.id, p.session); break;
-      case 4: this.#sessions.delete(p.sessionId); break;
+      case 4: this.#sessions.delete(p.sessionId ?? p.session.id); break;
       case 5: {
         const last = this.#tasks.get(p.taskId);
         if (last === undefined) break; // never read: it comes out of the engine when it is

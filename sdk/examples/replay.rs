@@ -13,6 +13,7 @@ fn quiet_link() -> Link {
         client_id: "c".into(),
         seed: 1,
         since: None,
+        project_id: None,
     });
     l.set_emit_events(false);
     l

@@ -28,11 +28,13 @@ pub fn auto_transition(task: &Task) -> Option<u64> {
 pub enum Change {
     /// The task is the event's `task`, as it is.
     TaskPut,
-    /// The task (`taskId`) is gone.
+    /// The task (`taskId`, or the event's `task` that left a scoped
+    /// client's project) is gone.
     TaskGone,
     /// The session is the event's `session`, as it is.
     SessionPut,
-    /// The session (`sessionId`) is gone.
+    /// The session (`sessionId`, or the event's `session` outside a scoped
+    /// client's project) is gone.
     SessionGone,
     /// A `task:session_status`: the task is its previous copy with
     /// `sessionProgress[index]` set to the event's session, status, notes
@@ -63,6 +65,8 @@ pub struct Replica {
     changed_sessions: IdSet,
     /// Grows whenever an entity comes or goes (list order can change only then).
     members: u64,
+    /// Only this project's tasks and sessions are held (a scoped client).
+    scope: Option<String>,
 }
 
 impl Replica {
@@ -107,14 +111,32 @@ impl Replica {
     }
 
     /// Replaces everything with a snapshot (a full refetch).
+    /// Holds only `project`'s tasks and sessions from now on (whatever a
+    /// snapshot, an event or a write's answer brings).
+    pub fn set_scope(&mut self, project: Option<String>) {
+        self.scope = project;
+    }
+
+    fn in_scope(&self, project: Option<&str>) -> bool {
+        self.scope.is_none() || self.scope.as_deref() == project
+    }
+
     pub fn load_snapshot(&mut self, snap: Snapshot) {
         self.changed_tasks.extend(self.tasks.keys().cloned());
         self.changed_sessions.extend(self.sessions.keys().cloned());
         self.members += 1;
-        self.tasks = snap.tasks.into_iter().map(|t| (t.id.clone(), t)).collect();
+        let scope = self.scope.clone();
+        let in_scope = |p: Option<&str>| scope.is_none() || scope.as_deref() == p;
+        self.tasks = snap
+            .tasks
+            .into_iter()
+            .filter(|t| in_scope(t.project_id.as_deref()))
+            .map(|t| (t.id.clone(), t))
+            .collect();
         self.sessions = snap
             .sessions
             .into_iter()
+            .filter(|s| in_scope(s.project_id.as_deref()))
             .map(|s| (s.id.clone(), s))
             .collect();
         self.changed_tasks.extend(self.tasks.keys().cloned());
@@ -146,6 +168,12 @@ impl Replica {
         }
         self.seq = env.seq;
         match env.event {
+            Event::TaskCreated { task } | Event::TaskUpdated { task }
+                if !self.in_scope(task.project_id.as_deref()) =>
+            {
+                // (it left this client's project: a removal)
+                self.put_task(task).then_some(Change::TaskGone)
+            }
             Event::TaskCreated { task } | Event::TaskUpdated { task } => {
                 self.put_task(task).then_some(Change::TaskPut)
             }
@@ -163,7 +191,12 @@ impl Replica {
             | Event::SessionStopped { session, .. }
             | Event::SessionFailed { session, .. }
             | Event::SessionUpdated { session } => {
-                self.put_session(session).then_some(Change::SessionPut)
+                let kind = if self.in_scope(session.project_id.as_deref()) {
+                    Change::SessionPut
+                } else {
+                    Change::SessionGone
+                };
+                self.put_session(session).then_some(kind)
             }
             Event::SessionDeleted { session_id } => {
                 let had = self.sessions.remove(&session_id).is_some();
@@ -177,6 +210,15 @@ impl Replica {
     }
 
     fn put_task(&mut self, task: Task) -> bool {
+        if !self.in_scope(task.project_id.as_deref()) {
+            // (it left this client's project, or was never in it)
+            let had = self.tasks.remove(&task.id).is_some();
+            if had {
+                self.changed_tasks.insert(task.id);
+                self.members += 1;
+            }
+            return had;
+        }
         if self
             .tasks
             .get(&task.id)
@@ -192,6 +234,14 @@ impl Replica {
     }
 
     fn put_session(&mut self, session: Session) -> bool {
+        if !self.in_scope(session.project_id.as_deref()) {
+            let had = self.sessions.remove(&session.id).is_some();
+            if had {
+                self.changed_sessions.insert(session.id);
+                self.members += 1;
+            }
+            return had;
+        }
         if self
             .sessions
             .get(&session.id)

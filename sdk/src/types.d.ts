@@ -115,6 +115,12 @@ export interface StoreOptions {
    * memory only.
    */
   outbox?: OutboxStorage | null;
+  /**
+   * Only this project's tasks and sessions: the store loads and follows that
+   * project alone (`/ws?projectId=`); a task that moves out of it is removed,
+   * one that moves in appears.
+   */
+  projectId?: string;
 }
 
 /** Keeps the outbox's text: `load()` once at start, `save()` after every change. */

@@ -240,6 +240,7 @@ fn run(seed: u64) -> Result<(), String> {
                 client_id: format!("c{i}"),
                 seed: seed * 31 + i,
                 since: None,
+                project_id: None,
             }),
             conn: None,
             frames: VecDeque::new(),

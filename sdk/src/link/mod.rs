@@ -94,6 +94,10 @@ pub struct Options {
     pub seed: u64,
     /// Start after this seq (History: `watch --since N`).
     pub since: Option<u64>,
+    /// Only this project's tasks and sessions (`/ws?projectId=`, the
+    /// snapshot likewise): the stream then skips other projects' seqs, so
+    /// seqs rise with gaps; resync is by snapshot.
+    pub project_id: Option<String>,
 }
 
 /// What happened, as the caller tells it.
@@ -282,9 +286,11 @@ pub struct Link {
 impl Link {
     pub fn new(opts: Options) -> Link {
         let rng = opts.seed ^ 0x9E37_79B9_7F4A_7C15;
+        let mut replica = Replica::new();
+        replica.set_scope(opts.project_id.clone());
         Link {
             opts,
-            replica: Replica::new(),
+            replica,
             view: View::default(),
             state: ConnState::Closed,
             conn: None,
@@ -625,6 +631,9 @@ impl Link {
         if let Some(t) = &self.opts.token {
             query.push(format!("token={}", writes::encode(t)));
         }
+        if let Some(p) = &self.opts.project_id {
+            query.push(format!("projectId={}", writes::encode(p)));
+        }
         let url = if query.is_empty() {
             format!("{ws}/ws")
         } else {
@@ -743,10 +752,19 @@ impl Link {
             return;
         }
         let conn = self.conn.expect("frames come from the current socket");
-        match self.opts.resync {
+        let resync = match &self.opts.project_id {
+            // (the event list is not scoped)
+            Some(_) => Resync::Snapshot,
+            None => self.opts.resync,
+        };
+        match resync {
             Resync::Snapshot => {
                 self.replica.set_epoch(&h.epoch);
-                let req = self.get("/api/snapshot".into(), Purpose::Snapshot(conn));
+                let path = match &self.opts.project_id {
+                    Some(p) => format!("/api/snapshot?projectId={}", writes::encode(p)),
+                    None => "/api/snapshot".into(),
+                };
+                let req = self.get(path, Purpose::Snapshot(conn));
                 self.catch_up = CatchUp::Request(req);
             }
             Resync::History => {
@@ -804,7 +822,8 @@ impl Link {
         // order, or is closed; anything else means this stream is broken:
         // resume from the last event we hold. (On the caller's own
         // transport the caller decides; we only say so.)
-        let gap = env.seq > self.replica.seq() + 1;
+        // (a scoped stream skips other projects' seqs on purpose)
+        let gap = self.opts.project_id.is_none() && env.seq > self.replica.seq() + 1;
         if self.conn.is_some() && (gap || !self.hello) {
             self.report(&format!(
                 "event {} came {}; resuming from {}",

@@ -15,6 +15,7 @@ fn link(auto: bool) -> Link {
         client_id: "c".into(),
         seed: 7,
         since: None,
+        project_id: None,
     })
 }
 

@@ -20,6 +20,8 @@ struct EngineOptions {
     auto_transition: bool,
     client_id: String,
     seed: u64,
+    #[serde(default)]
+    project_id: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -94,7 +96,7 @@ fn at(now: f64) -> Millis {
 
 #[wasm_bindgen]
 impl Engine {
-    /// `options`: `{"url", "token", "autoTransition", "clientId", "seed"}` as JSON.
+    /// `options`: `{"url", "token", "autoTransition", "clientId", "seed", "projectId"?}` as JSON.
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str) -> Result<Engine, String> {
         let o: EngineOptions = serde_json::from_str(options).map_err(|e| e.to_string())?;
@@ -106,6 +108,7 @@ impl Engine {
             client_id: o.client_id,
             seed: o.seed,
             since: None,
+            project_id: o.project_id,
         });
         // Events are copied out for `on()` listeners only once there are some
         // (`setEmitEvents`): unasked, each cost a JSON round trip per frame.

@@ -60,6 +60,7 @@ pub async fn run(args: WatchArgs) -> Result<(), CliError> {
         client_id: format!("watch-{}", std::process::id()),
         seed: now_ms() ^ u64::from(std::process::id()).rotate_left(32),
         since: args.since,
+        project_id: None,
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut sockets: HashMap<ConnId, tokio::task::AbortHandle> = HashMap::new();

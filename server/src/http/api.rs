@@ -222,7 +222,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
         }
         ["api", "snapshot"] => {
             only(m, &[Method::GET])?;
-            Ok(snapshot(app))
+            Ok(snapshot(app, req.uri().query()))
         }
         ["api", "events"] => {
             only(m, &[Method::GET])?;
@@ -394,13 +394,15 @@ fn session(app: &App, id: &str) -> Result<Resp, ApiError> {
 }
 
 /// Tasks and sessions read under one lock, at one `seq`.
-fn snapshot(app: &App) -> Resp {
+fn snapshot(app: &App, query: Option<&str>) -> Resp {
+    // `?projectId=P`: only that project's tasks and sessions, for a scoped client.
+    let project = query_param(query, "projectId");
     let view = app.view.read().expect("view lock");
     let snap = Snapshot {
         epoch: app.epoch.clone(),
         seq: view.seq,
-        tasks: view.state.tasks_sorted(None),
-        sessions: view.state.sessions_sorted(None),
+        tasks: view.state.tasks_sorted(project.as_deref()),
+        sessions: view.state.sessions_sorted(project.as_deref()),
     };
     json_value(StatusCode::OK, &snap)
 }

@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::heartbeat::{Due, Heartbeat};
 use crate::app::App;
 use crate::stream::log::{Batch, LoggedEvent, Subscription};
+use crate::stream::scope::{Delivery, exit_frame};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
@@ -101,6 +102,22 @@ pub fn upgrade(app: &Arc<App>, mut req: Request<Incoming>) -> Result<Resp, ApiEr
     let query = req.uri().query();
     let since = query_u64(query, "since")?;
     let epoch = query_param(query, "epoch");
+    let project: Option<Arc<str>> = match query_param(query, "projectId") {
+        None => None,
+        Some(p)
+            if (1..=128).contains(&p.len())
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) =>
+        {
+            Some(p.into())
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "projectId",
+                "`projectId` must be 1–128 characters of A–Z a–z 0–9 . _ : -",
+            ));
+        }
+    };
     if app.live_sockets.load(Ordering::Relaxed) >= app.config.max_connections {
         return Err(ApiError::unavailable(
             "too many connections; try again later",
@@ -129,7 +146,7 @@ pub fn upgrade(app: &Arc<App>, mut req: Request<Incoming>) -> Result<Resp, ApiEr
                     }
                     _ => sub,
                 };
-                serve(&conn_app, ws, sub, resume_from).await;
+                serve(&conn_app, ws, sub, resume_from, project).await;
             }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
         }
@@ -147,6 +164,25 @@ pub fn upgrade(app: &Arc<App>, mut req: Request<Incoming>) -> Result<Resp, ApiEr
     Ok(resp)
 }
 
+/// What a connection sends for an event: the event itself, or for a
+/// connection scoped to a project, only its project's events, a removal for
+/// a task that left it, nothing for the rest (`None`), or `Err` when the
+/// event's project is not known.
+fn frame(e: LoggedEvent, project: Option<&str>) -> Option<Result<Message, ()>> {
+    let Some(want) = project else {
+        return Some(Ok(Message::Text(e.json)));
+    };
+    match e.scope.for_project(want) {
+        Delivery::Send => Some(Ok(Message::Text(e.json))),
+        Delivery::Exit => e
+            .task
+            .as_deref()
+            .map(|t| Ok(Message::text(exit_frame(t, e.seq)))),
+        Delivery::Skip => None,
+        Delivery::Unknown => Some(Err(())),
+    }
+}
+
 /// Why a connection ends, and the close frame it gets.
 fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
     CloseFrame {
@@ -156,12 +192,25 @@ fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 }
 
 /// Runs one connection until it closes.
-async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option<u64>) {
+async fn serve(
+    app: &App,
+    mut ws: Socket,
+    sub: Subscription,
+    resume_from: Option<u64>,
+    project: Option<Arc<str>>,
+) {
     let Subscription {
         mut live,
         head,
         backlog,
     } = sub;
+    // A scoped resume needs every event's project: one read back at start
+    // has none, so such a client resyncs instead.
+    let backlog = backlog.filter(|b| {
+        project.is_none()
+            || b.iter()
+                .all(|e| e.scope != crate::stream::scope::Scope::Unknown)
+    });
     let resumed = backlog.is_some();
     let hello = Hello {
         epoch: app.epoch.clone(),
@@ -176,7 +225,9 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
         ws.feed(Message::text(hello)).await?;
         for e in backlog.unwrap_or_default() {
             sent = e.seq;
-            ws.feed(Message::Text(e.json)).await?;
+            if let Some(Ok(m)) = frame(e, project.as_deref()) {
+                ws.feed(m).await?;
+            }
         }
         ws.flush().await
     };
@@ -198,9 +249,14 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
                 if app.log.behind(sent) {
                     flow = Flow::Lost;
                 }
+                let mut unknown = false;
                 let written = async {
                     for e in batch {
-                        ws.feed(Message::Text(e.json)).await?;
+                        match frame(e, project.as_deref()) {
+                            Some(Ok(m)) => ws.feed(m).await?,
+                            Some(Err(())) => unknown = true,
+                            None => {}
+                        }
                     }
                     ws.flush().await
                 };
@@ -208,6 +264,10 @@ async fn serve(app: &App, mut ws: Socket, sub: Subscription, resume_from: Option
                     Ok(Ok(())) => beat.sent(Instant::now()),
                     Ok(Err(_)) => break None,
                     Err(_) => break Some(close_frame(CLOSE_SLOW_CONSUMER, "slow consumer")),
+                }
+                if unknown {
+                    // (after a node reloaded everything: this client resyncs)
+                    flow = Flow::Lost;
                 }
                 match flow {
                     Flow::More => {}

@@ -21,6 +21,8 @@ pub struct LoggedEvent {
     pub seq: u64,
     pub json: Utf8Bytes,
     pub task: Option<Arc<str>>,
+    /// Its project, for scoped streams.
+    pub scope: super::scope::Scope,
 }
 
 impl LoggedEvent {
@@ -49,6 +51,7 @@ impl LoggedEvent {
             seq,
             json: json.into(),
             task,
+            scope: super::scope::Scope::Unknown,
         }
     }
 }
@@ -225,6 +228,7 @@ mod tests {
             seq,
             json: format!("{{\"seq\":{seq}}}").into(),
             task: None,
+            scope: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@
 //! order.
 
 use super::log::{EventLog, LoggedEvent};
+use super::scope::Scoper;
 use crate::domain::apply;
 use crate::domain::command::{self, Clock, Command, Reply};
 use crate::domain::error::DomainError;
@@ -195,7 +196,8 @@ impl WriterLoop {
         match self.storage.news(self.log.head()) {
             Ok(news) => {
                 let mut visible = Visible::default();
-                self.absorb(news, &mut visible);
+                let mut scoper = Scoper::new(self.view.clone());
+                self.absorb(news, &mut visible, &mut scoper);
                 self.publish(visible);
             }
             // The watcher wakes the writer again on its next poll.
@@ -204,7 +206,7 @@ impl WriterLoop {
     }
 
     /// Takes other nodes' commits into the working state.
-    fn absorb(&mut self, news: News, visible: &mut Visible) {
+    fn absorb(&mut self, news: News, visible: &mut Visible, scoper: &mut Scoper) {
         match news {
             News::None => {}
             News::Events {
@@ -246,6 +248,7 @@ impl WriterLoop {
                     .collect();
                 self.log.reset(loaded.head, events);
                 *visible = Visible::default();
+                scoper.reset();
             }
         }
     }
@@ -267,8 +270,9 @@ impl WriterLoop {
 
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         let mut visible = Visible::default();
+        let mut scoper = Scoper::new(self.view.clone());
         match self.storage.begin(self.log.head()) {
-            Ok(news) => self.absorb(news, &mut visible),
+            Ok(news) => self.absorb(news, &mut visible, &mut scoper),
             Err(e) => {
                 tracing::error!(error = %e, "cannot start a write; the batch is refused");
                 for job in batch.drain(..) {
@@ -285,7 +289,7 @@ impl WriterLoop {
         let mut sessions = BTreeSet::new();
         let mut events = Vec::new();
         // (the task each event is about, beside `events`: its history)
-        let mut about: Vec<Option<Arc<str>>> = Vec::new();
+        let mut about: Vec<(Option<Arc<str>>, super::scope::Scope)> = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
         let mut kept: Vec<(String, KeptAnswer)> = Vec::new();
         let now = now_ms();
@@ -305,7 +309,7 @@ impl WriterLoop {
                     sessions.extend(out.sessions);
                     for event in out.events {
                         seq += 1;
-                        about.push(event.task_id().map(Arc::from));
+                        about.push((event.task_id().map(Arc::from), scoper.scope(&event)));
                         let json = serde_json::to_string(&Envelope { event, seq })
                             .expect("event serializes");
                         events.push((seq, json));
@@ -350,18 +354,14 @@ impl WriterLoop {
             }
             visible.tasks.extend(tasks);
             visible.sessions.extend(sessions);
-            visible
-                .events
-                .extend(
-                    events
-                        .into_iter()
-                        .zip(about)
-                        .map(|((seq, json), task)| LoggedEvent {
-                            seq,
-                            json: json.into(),
-                            task,
-                        }),
-                );
+            visible.events.extend(events.into_iter().zip(about).map(
+                |((seq, json), (task, scope))| LoggedEvent {
+                    seq,
+                    json: json.into(),
+                    task,
+                    scope,
+                },
+            ));
         }
         self.publish(visible);
         for (tx, answer) in answers {

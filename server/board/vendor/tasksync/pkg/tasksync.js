@@ -159,7 +159,7 @@ export class Engine {
         return ret >>> 0;
     }
     /**
-     * `options`: `{"url", "token", "autoTransition", "clientId", "seed"}` as JSON.
+     * `options`: `{"url", "token", "autoTransition", "clientId", "seed", "projectId"?}` as JSON.
      * @param {string} options
      */
     constructor(options) {
