@@ -47,7 +47,7 @@ chmod 755 "$pg_parent" # (the postgres user must reach the cluster's directory)
 pg_url=$(./scripts/pg.sh start "$pg_parent/pg")
 pg_rc=0
 TASKSYNC_TEST_PG="$pg_url" bounded 15m cargo test -p tasksync --locked \
-  --test api --test stream --test hostile --test idempotency --test transitions --test security --test durability --test scopes --test postgres || pg_rc=$?
+  --test api --test stream --test hostile --test idempotency --test transitions --test security --test durability --test scopes --test roles --test postgres || pg_rc=$?
 ./scripts/pg.sh stop "$pg_parent/pg"
 rm -rf "$pg_parent"
 [ "$pg_rc" = 0 ] || { echo "the tests failed on PostgreSQL" >&2; exit 1; }

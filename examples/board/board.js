@@ -7,7 +7,21 @@ const params = new URLSearchParams(location.search);
 // The server that serves this page, or `?server=URL` when the page comes from elsewhere.
 const base = params.get('server') || location.origin;
 const token = params.get('token') || undefined;
-const store = new Store({ url: base, token });
+// What this link may do (GET /api/whoami): a read-only link shows no write
+// controls; one limited to projects follows the first (or `?project=P`).
+const whoami = await fetch(`${base}/api/whoami`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+  .then((r) => (r.ok ? r.json() : { role: 'admin', projects: [] }))
+  .catch(() => ({ role: 'admin', projects: [] }));
+const projectId = params.get('project') || whoami.projects[0] || undefined;
+document.body.dataset.role = whoami.role;
+if (projectId) {
+  document.body.dataset.project = projectId;
+  const label = document.createElement('span');
+  label.className = 'project';
+  label.textContent = ` · ${projectId}`;
+  document.querySelector('h1').append(label);
+}
+const store = new Store({ url: base, token, projectId });
 window.store = store;
 
 const COLUMNS = [['todo', 'To Do'], ['inprogress', 'In Progress'], ['completed', 'Completed'], ['cancelled', 'Cancelled']];

@@ -1,6 +1,7 @@
 //! What every request handler holds: the configuration, the readable state,
 //! the event log, the writer, and the connection bookkeeping.
 
+use crate::auth::{Grant, TokenRecord, Tokens};
 use crate::config::Config;
 use crate::domain::liveness::Liveness;
 use crate::domain::state::View;
@@ -22,6 +23,8 @@ pub struct App {
     pub writer: Writer,
     /// Heartbeats heard, and the liveness writes they make due.
     pub liveness: Mutex<Liveness>,
+    /// The stored role tokens, as last read, and when that was.
+    pub tokens: RwLock<(Tokens, std::time::Instant)>,
     pub(crate) shutting_down: AtomicBool,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) sockets: TaskTracker,
@@ -51,6 +54,43 @@ impl App {
         if let Some(cmd) = due {
             let _ = self.writer.submit(cmd, None).await;
         }
+    }
+
+    /// Reads the stored tokens again (storing `put` first when given).
+    pub async fn refresh_tokens(&self, put: Option<&TokenRecord>) -> Result<(), String> {
+        let put = put.map(|r| {
+            (
+                r.id.clone(),
+                serde_json::to_string(r).expect("records serialize"),
+            )
+        });
+        let bodies = self.writer.tokens(put).await?;
+        let records = bodies
+            .iter()
+            .filter_map(|b| serde_json::from_str::<TokenRecord>(b).ok())
+            .collect();
+        *self.tokens.write().expect("tokens lock") =
+            (Tokens::new(records), std::time::Instant::now());
+        Ok(())
+    }
+
+    /// The grant of a presented role token. A token not known here is looked
+    /// up in the database again (another node may have made it), at most
+    /// once a second; every token is read again every 10 s anyway (so a
+    /// revocation on another node holds here within 10 s).
+    pub async fn grant_for(&self, token: &str) -> Option<Grant> {
+        let (grant, age) = {
+            let t = self.tokens.read().expect("tokens lock");
+            (t.0.grant(token), t.1.elapsed())
+        };
+        if grant.is_some() && age < std::time::Duration::from_secs(10) {
+            return grant;
+        }
+        if age >= std::time::Duration::from_secs(1) {
+            let _ = self.refresh_tokens(None).await;
+            return self.tokens.read().expect("tokens lock").0.grant(token);
+        }
+        grant
     }
 
     /// Runs the liveness writes as they fall due, until shutdown.

@@ -11,6 +11,7 @@
 //! static files). This file wires them together and runs the accept loop.
 
 mod app;
+mod auth;
 mod config;
 pub mod domain;
 mod http;
@@ -91,6 +92,12 @@ pub async fn run(
         log,
         writer,
         liveness: std::sync::Mutex::new(domain::liveness::Liveness::new(config_stale_after)),
+        tokens: std::sync::RwLock::new((
+            auth::Tokens::default(),
+            std::time::Instant::now()
+                .checked_sub(Duration::from_secs(60))
+                .unwrap_or_else(std::time::Instant::now),
+        )),
         shutting_down: AtomicBool::new(false),
         stop,
         sockets: TaskTracker::new(),
@@ -98,6 +105,9 @@ pub async fn run(
         connections: AtomicUsize::new(0),
     });
 
+    if let Err(e) = app.refresh_tokens(None).await {
+        tracing::warn!(error = %e, "the stored tokens could not be read");
+    }
     let liveness_app = app.clone();
     let liveness = tokio::spawn(async move { liveness_app.watch_liveness().await });
 

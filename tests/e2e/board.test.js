@@ -407,3 +407,43 @@ test('notification permission is asked on a click, never on load', async () => {
     await context.close();
   }
 });
+
+test('a read-only link for one project (a phone on the LAN): that project alone, no write controls, nothing else', async () => {
+  await server.stop();
+  server.extraArgs = ['--static', boardDir, '--token', 'admin-e2e'];
+  await server.restart();
+  const admin = { authorization: 'Bearer admin-e2e', 'content-type': 'application/json' };
+  const post = (path, body) => fetch(server.url + path, { method: 'POST', headers: admin, body: JSON.stringify(body) }).then((r) => r.json());
+  try {
+    await post('/api/tasks', { id: 'phone-a', title: 'Seen on the phone', projectId: 'P' });
+    await post('/api/tasks', { id: 'phone-b', title: 'Not for this link', projectId: 'Q' });
+    const { stdout } = await run(serverBinary, ['token', 'create', '--role', 'read', '--project', 'P', '--name', 'phone'],
+      { env: { ...process.env, TASKSYNC_URL: server.url, TASKSYNC_TOKEN: 'admin-e2e' } });
+    const token = stdout.trim();
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    page.on('pageerror', (e) => consoleProblems.push(`pageerror: ${e.message}`));
+    await page.goto(`${server.url}/?token=${token}`);
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
+    await card(page, 'phone-a').waitFor({ timeout: 2000 });
+    assert.equal(await page.locator('body').getAttribute('data-role'), 'read');
+    assert.equal(await card(page, 'phone-b').count(), 0, 'only project P');
+    assert.equal(await page.locator('#new-task').isVisible(), false, 'no write controls');
+    assert.equal(await card(page, 'phone-a').locator('.actions').isVisible(), false);
+    // live: a change in P shows; one in Q does not
+    await post('/api/tasks', { id: 'phone-a2', title: 'New in P', projectId: 'P' });
+    await post('/api/tasks', { id: 'phone-b2', title: 'New in Q', projectId: 'Q' });
+    await card(page, 'phone-a2').waitFor({ timeout: 2000 });
+    assert.equal(await card(page, 'phone-b2').count(), 0);
+    // and the token cannot write, whatever the page tries
+    const status = await page.evaluate(async (t) => (await fetch('/api/tasks', {
+      method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: '{"title":"x","projectId":"P"}',
+    })).status, token);
+    assert.equal(status, 403);
+    assert.deepEqual(consoleProblems, []);
+    await page.close();
+  } finally {
+    server.extraArgs = ['--static', boardDir];
+    await server.stop();
+    await server.restart();
+  }
+});

@@ -10,6 +10,7 @@ pub mod output;
 pub mod serve;
 pub mod session;
 pub mod task;
+pub mod token;
 pub mod watch;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ pub enum Verb {
     Session(session::SessionArgs),
     /// Print the live event stream (resumes after drops).
     Watch(watch::WatchArgs),
+    /// Make, list and revoke role tokens (read, write, admin; per project).
+    Token(token::TokenArgs),
     /// Report an agent's event (Claude Code hook, Codex notify); always exits 0.
     Hook(hook::HookArgs),
     /// Wire Claude Code and Codex to `tasksync hook` (merges their settings).
@@ -67,6 +70,7 @@ pub fn main() -> i32 {
             Verb::Task(args) => task::run(args).await,
             Verb::Session(args) => session::run(args).await,
             Verb::Watch(args) => watch::run(args).await,
+            Verb::Token(args) => token::run(args).await,
             Verb::Serve(_) | Verb::Hook(_) | Verb::Hooks(_) | Verb::Mcp(_) => {
                 unreachable!("handled above")
             }

@@ -5,6 +5,7 @@
 use super::body::{Resp, json, json_value, query_param, query_u64, read_json};
 use super::error::ApiError;
 use crate::app::App;
+use crate::auth::{Grant, Refused, Role, TokenRecord};
 use crate::domain::command::{Command, NewSession, NewTask, Reply, TaskPatch};
 use crate::domain::error::DomainError;
 use crate::stream::writer::{Committed, Idempotency};
@@ -51,7 +52,11 @@ const EVENTS_DEFAULT_LIMIT: usize = 1000;
 const EVENTS_MAX_LIMIT: usize = 10_000;
 
 /// Routes one request.
-pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn route(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    grant: &Grant,
+) -> Result<Resp, ApiError> {
     let path = req.uri().path().to_owned();
     let idem = idempotency(&req)?;
     let segments: Vec<&str> = path.split('/').skip(1).collect();
@@ -64,6 +69,7 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
     }
     let method = req.method().clone();
     let m = &method;
+    permit(app, grant, m, &segments, req.uri().query())?;
     match segments.as_slice() {
         ["healthz"] => only(m, &[Method::GET]).map(|_| json(StatusCode::OK, r#"{"status":"ok"}"#)),
         ["ws"] => {
@@ -74,6 +80,9 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             Method::GET => Ok(list_tasks(app, req.uri().query())),
             Method::POST => {
                 let body: NewTask = read_json(req, true, READ_ONLY).await?;
+                grant
+                    .allows(true, body.project_id.as_deref())
+                    .map_err(forbidden)?;
                 write(app, &idem, Command::CreateTask(body)).await
             }
             _ => Err(not_allowed("GET, POST")),
@@ -85,6 +94,10 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
                 Method::PATCH | Method::PUT => {
                     let if_match = if_match(req.headers())?;
                     let patch: TaskPatch = read_json(req, true, READ_ONLY_UPDATE).await?;
+                    if let Some(to) = &patch.project_id {
+                        // (moving it: the new project must be covered too)
+                        grant.allows(true, to.as_deref()).map_err(forbidden)?;
+                    }
                     write(
                         app,
                         &idem,
@@ -153,6 +166,9 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             Method::GET => Ok(list_sessions(app, req.uri().query())),
             Method::POST => {
                 let body: NewSession = read_json(req, false, READ_ONLY_SESSION).await?;
+                grant
+                    .allows(true, body.project_id.as_deref())
+                    .map_err(forbidden)?;
                 write(app, &idem, Command::CreateSession(body)).await
             }
             _ => Err(not_allowed("GET, POST")),
@@ -220,6 +236,26 @@ pub async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiEr
             r.headers_mut().remove(header::CONTENT_TYPE);
             Ok(r)
         }
+        ["api", "whoami"] => {
+            only(m, &[Method::GET])?;
+            let mut v = serde_json::json!({"role": grant.role, "projects": grant.projects});
+            if let Some(id) = &grant.token {
+                v["tokenId"] = serde_json::Value::String(id.clone());
+            }
+            Ok(json_value(StatusCode::OK, &v))
+        }
+        ["api", "tokens"] => match *m {
+            Method::GET => Ok(list_tokens(app)),
+            Method::POST => {
+                let body: NewTokenBody = read_json(req, true, &[]).await?;
+                create_token(app, body).await
+            }
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "tokens", id] => {
+            only(m, &[Method::DELETE])?;
+            revoke_token(app, &path_id(id)?).await
+        }
         ["api", "snapshot"] => {
             only(m, &[Method::GET])?;
             Ok(snapshot(app, req.uri().query()))
@@ -257,6 +293,149 @@ fn not_allowed(allow: &str) -> ApiError {
     );
     e.allow = Some(allow.to_owned());
     e
+}
+
+fn forbidden(r: Refused) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.0)
+}
+
+/// Whether `grant` covers the request, as far as its method and path (and
+/// the entities they name) tell; a new task's or session's project, and a
+/// task's new project, are checked once the body is read.
+fn permit(
+    app: &App,
+    grant: &Grant,
+    m: &Method,
+    segments: &[&str],
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    if grant.role == Role::Admin && grant.everywhere() {
+        return Ok(());
+    }
+    let write = !matches!(*m, Method::GET | Method::HEAD);
+    let view = app.view.read().expect("view lock");
+    let task_project = |id: &str| view.state.tasks.get(id).and_then(|t| t.project_id.clone());
+    let session_project = |id: &str| {
+        view.state
+            .sessions
+            .get(id)
+            .and_then(|s| s.project_id.clone())
+    };
+    let named = query_param(query, "projectId");
+    let check = match segments {
+        ["healthz"] | ["api", "whoami"] => Ok(()),
+        ["api", "tokens", ..] => grant.may_manage_tokens(),
+        // lists, snapshot and stream: the project named (all, if none)
+        ["ws"] | ["api", "snapshot"] => grant.allows(false, named.as_deref()),
+        ["api", "tasks"] | ["api", "sessions"] if !write => grant.allows(false, named.as_deref()),
+        // a new one's project is checked once its body is read
+        ["api", "tasks"] | ["api", "sessions"] if grant.role == Role::Read => {
+            Err(Refused("this token may only read".into()))
+        }
+        ["api", "tasks"] | ["api", "sessions"] => Ok(()),
+        ["api", "events"] => grant.allows(false, None),
+        ["api", "tasks", id, ..] => {
+            grant.allows(write, task_project(&percent_decoded(id)).as_deref())
+        }
+        ["api", "sessions", id, ..] => {
+            grant.allows(write, session_project(&percent_decoded(id)).as_deref())
+        }
+        _ => Ok(()),
+    };
+    check.map_err(forbidden)
+}
+
+fn percent_decoded(id: &str) -> String {
+    percent_encoding::percent_decode_str(id)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `POST /api/tokens`: a role token, shown once.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenBody {
+    role: String,
+    #[serde(default)]
+    projects: Vec<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// A token's record as listed: never its hash.
+fn token_view(r: &TokenRecord) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "id": r.id, "role": r.role, "projects": r.projects,
+        "createdAt": r.created_at, "revoked": r.revoked,
+    });
+    if let Some(n) = &r.name {
+        v["name"] = serde_json::Value::String(n.clone());
+    }
+    v
+}
+
+fn list_tokens(app: &App) -> Resp {
+    let tokens = app.tokens.read().expect("tokens lock");
+    let list: Vec<serde_json::Value> = tokens.0.list().into_iter().map(token_view).collect();
+    json_value(StatusCode::OK, &list)
+}
+
+async fn create_token(app: &App, body: NewTokenBody) -> Result<Resp, ApiError> {
+    if app.config.token.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "role tokens need a server started with --token (without it, loopback clients may do everything)",
+        ));
+    }
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| ApiError::validation("role", "`role` must be read, write or admin"))?;
+    for p in &body.projects {
+        path_id(p).map_err(|_| {
+            ApiError::validation(
+                "projects",
+                "each project must be 1–128 characters of A–Z a–z 0–9 . _ : -",
+            )
+        })?;
+    }
+    if let Some(n) = &body.name
+        && (n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control))
+    {
+        return Err(ApiError::validation(
+            "name",
+            "`name` must be 1–200 printable characters",
+        ));
+    }
+    let (token, id) = crate::auth::new_token();
+    let record = TokenRecord {
+        id,
+        hash: crate::auth::hash(&token),
+        role,
+        projects: body.projects,
+        name: body.name,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        revoked: false,
+    };
+    app.refresh_tokens(Some(&record))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the token could not be stored: {e}")))?;
+    let mut v = token_view(&record);
+    v["token"] = serde_json::Value::String(token);
+    Ok(json_value(StatusCode::CREATED, &v))
+}
+
+async fn revoke_token(app: &App, id: &str) -> Result<Resp, ApiError> {
+    let found = app.tokens.read().expect("tokens lock").0.by_id(id).cloned();
+    let Some(mut record) = found else {
+        return Err(ApiError::not_found(format!("no token with id `{id}`")));
+    };
+    record.revoked = true;
+    app.refresh_tokens(Some(&record))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the token could not be revoked: {e}")))?;
+    let mut r = json(StatusCode::NO_CONTENT, "");
+    r.headers_mut().remove(header::CONTENT_TYPE);
+    Ok(r)
 }
 
 fn unknown_route(path: &str) -> ApiError {

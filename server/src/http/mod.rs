@@ -11,6 +11,7 @@ mod heartbeat;
 mod ws;
 
 use crate::app::App;
+use crate::auth::Grant;
 use body::{Resp, error_response, query_param};
 use bytes::Bytes;
 use error::ApiError;
@@ -38,8 +39,11 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infal
     } else if app.is_shutting_down() {
         error_response(&ApiError::unavailable("the server is shutting down"))
     } else {
-        match api::route(&app, req).await {
-            Ok(r) => r,
+        match grant(&app, &req).await {
+            Ok(grant) => match api::route(&app, req, &grant).await {
+                Ok(r) => r,
+                Err(e) => error_response(&e),
+            },
             Err(e) => error_response(&e),
         }
     };
@@ -118,21 +122,35 @@ fn guard(app: &App, req: &Request<Incoming>) -> Result<Option<HeaderValue>, ApiE
             cors = Some(origin.clone());
         }
     }
+    Ok(cors)
+}
+
+/// What the request may do: with `--token`, `/api` and `/ws` need the admin
+/// token or a stored role token (401 otherwise); without it (loopback only)
+/// everything is allowed, as are the board's files and `/healthz`.
+async fn grant(app: &App, req: &Request<Incoming>) -> Result<Grant, ApiError> {
     let path = req.uri().path();
     let protected = path == "/ws" || path == "/api" || path.starts_with("/api/");
-    let preflight = req.method() == Method::OPTIONS && cors.is_some();
-    if let Some(token) = &app.config.token
-        && protected
-        && !preflight
-        && !token_ok(token, headers, req.uri().query(), path == "/ws")
-    {
-        return Err(ApiError::new(
+    let Some(admin) = app.config.token.as_deref().filter(|_| protected) else {
+        return Ok(Grant::admin());
+    };
+    let unauthorized = || {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "a valid bearer token is required",
-        ));
+        )
+    };
+    let presented = presented_token(req.headers(), req.uri().query(), path == "/ws")
+        .ok_or_else(unauthorized)?;
+    if bool::from(presented.as_bytes().ct_eq(admin.as_bytes())) {
+        return Ok(Grant::admin());
     }
-    Ok(cors)
+    // (only well-formed role tokens are looked up: a random one costs no read)
+    if !presented.starts_with("tsk_") || presented.len() > 100 {
+        return Err(unauthorized());
+    }
+    app.grant_for(&presented).await.ok_or_else(unauthorized)
 }
 
 fn host_allowed(app: &App, host: &str) -> bool {
@@ -164,8 +182,9 @@ fn split_host(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
-fn token_ok(token: &str, headers: &HeaderMap, query: Option<&str>, ws: bool) -> bool {
-    let eq = |given: &[u8]| bool::from(given.ct_eq(token.as_bytes()));
+/// The token a request presents: `Authorization: Bearer …`, or for `/ws`
+/// (browsers cannot set headers there) `?token=`.
+fn presented_token(headers: &HeaderMap, query: Option<&str>, ws: bool) -> Option<String> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -173,10 +192,11 @@ fn token_ok(token: &str, headers: &HeaderMap, query: Option<&str>, ws: bool) -> 
             h.strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
         });
-    if let Some(given) = bearer {
-        return eq(given.trim().as_bytes());
+    match bearer {
+        Some(given) => Some(given.trim().to_owned()),
+        None if ws => query_param(query, "token"),
+        None => None,
     }
-    ws && query_param(query, "token").is_some_and(|t| eq(t.as_bytes()))
 }
 
 #[cfg(test)]

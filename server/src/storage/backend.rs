@@ -118,6 +118,13 @@ pub trait Storage: Send {
 
     /// The state as committed (after a failed commit).
     fn reload(&self) -> Result<State, StorageError>;
+
+    /// Every stored access token's record (JSON; the token's hash, never
+    /// the token).
+    fn tokens(&self) -> Result<Vec<String>, StorageError>;
+
+    /// Stores a token's record (new, or changed: revoked), durably.
+    fn put_token(&mut self, id: &str, body: &str) -> Result<(), StorageError>;
 }
 
 /// The state from its rows (`(id, JSON)` of tasks, then of sessions), as

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
   kind SMALLINT NOT NULL, created BOOLEAN NOT NULL, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
+CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seq_head (one BOOLEAN PRIMARY KEY CHECK (one), seq BIGINT NOT NULL);
 INSERT INTO seq_head (one, seq) SELECT true, COALESCE(MAX(seq), 0) FROM events
   ON CONFLICT (one) DO NOTHING;
@@ -391,6 +392,24 @@ impl Storage for Postgres {
 
     fn reload(&self) -> Result<State, StorageError> {
         snapshot(&mut *self.client()?, load_state)
+    }
+
+    fn tokens(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .client()?
+            .query("SELECT body FROM tokens ORDER BY id", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn put_token(&mut self, id: &str, body: &str) -> Result<(), StorageError> {
+        self.client()?.execute(
+            "INSERT INTO tokens (id, body) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
+            &[&id, &body],
+        )?;
+        Ok(())
     }
 }
 

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
   kind INTEGER NOT NULL, created INTEGER NOT NULL, body TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
+CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 ";
 
 impl Sqlite {
@@ -121,6 +122,23 @@ impl Storage for Sqlite {
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    fn tokens(&self) -> Result<Vec<String>, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT body FROM tokens ORDER BY id")?;
+        Ok(stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?)
+    }
+
+    fn put_token(&mut self, id: &str, body: &str) -> Result<(), StorageError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO tokens (id, body) VALUES (?1, ?2)",
+            params![id, body],
+        )?;
         Ok(())
     }
 

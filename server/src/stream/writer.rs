@@ -55,6 +55,11 @@ pub struct Job {
 
 enum Msg {
     Job(Job),
+    /// Store a token's record (if any), then read every record back.
+    Tokens {
+        put: Option<(String, String)>,
+        reply: oneshot::Sender<Result<Vec<String>, String>>,
+    },
     /// Another node committed: bring its events in.
     News,
     Stop,
@@ -110,6 +115,18 @@ impl Writer {
             .map_err(|_| DomainError::unavailable("the server is shutting down"))?;
         rx.await
             .unwrap_or_else(|_| Err(DomainError::unavailable("the server is shutting down")))
+    }
+
+    /// Stores a token record `(id, json)` when given, and returns every
+    /// stored record (on the writer thread, which owns the database).
+    pub async fn tokens(&self, put: Option<(String, String)>) -> Result<Vec<String>, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Tokens { put, reply })
+            .await
+            .map_err(|_| "the server is shutting down".to_owned())?;
+        rx.await
+            .unwrap_or_else(|_| Err("the server is shutting down".to_owned()))
     }
 
     /// Asks the writer to stop after what is already queued.
@@ -171,6 +188,10 @@ impl WriterLoop {
                     self.bring_news();
                     continue;
                 }
+                Some(Msg::Tokens { put, reply }) => {
+                    let _ = reply.send(self.tokens(put));
+                    continue;
+                }
                 Some(Msg::Stop) | None => break,
             }
             while batch.len() < MAX_BATCH {
@@ -178,6 +199,9 @@ impl WriterLoop {
                     Ok(Msg::Job(job)) => batch.push(job),
                     // (the batch's `begin` brings the news)
                     Ok(Msg::News) => self.pending.store(false, Ordering::Release),
+                    Ok(Msg::Tokens { put, reply }) => {
+                        let _ = reply.send(self.tokens(put));
+                    }
                     Ok(Msg::Stop) => {
                         stopping = true;
                         break;
@@ -188,6 +212,15 @@ impl WriterLoop {
             self.commit_batch(&mut batch);
         }
         tracing::debug!("writer stopped");
+    }
+
+    fn tokens(&mut self, put: Option<(String, String)>) -> Result<Vec<String>, String> {
+        if let Some((id, body)) = put {
+            self.storage
+                .put_token(&id, &body)
+                .map_err(|e| e.to_string())?;
+        }
+        self.storage.tokens().map_err(|e| e.to_string())
     }
 
     /// Brings in what other nodes committed, between batches.
