@@ -164,7 +164,7 @@ function renderAttention(tasks, sessions) {
   section.querySelector('ul').replaceChildren(...(entries.length ? entries.map((e) =>
     h('li', { dataset: { key: e.key, status: e.status, sessionId: e.sessionId, taskId: e.taskId ?? '' } },
       h('button', { type: 'button', class: 'open', onclick: () => openTask(e.taskId) },
-        h('span', { class: 'icon', 'aria-hidden': 'true' }, e.status === 'stale' ? '⌛' : ICON[e.status]),
+        h('span', { class: 'icon', 'aria-hidden': 'true' }, e.status === 'stale' ? '…' : ICON[e.status]),
         h('span', { class: 'session' }, e.session),
         h('span', { class: 'status' }, e.status.replace('_', ' ')),
         e.title ? h('span', { class: 'title' }, e.title) : null,

@@ -351,6 +351,9 @@ test('"needs you": a session that blocks while the page is hidden gives exactly 
     assert.deepEqual(await page.evaluate(() => window.__notifications.length), 1);
     assert.equal(n.title, 'agent N: blocked');
     assert.equal(n.body, 'Ship the release — Need API key');
+    await page.evaluate(() => window.__setHidden(false));
+    await page.locator('#needs-you').screenshot({ path: join(root, 'docs', 'needs-you.png') });
+    await page.evaluate(() => window.__setHidden(true));
     assert.match(await page.title(), /^\(\d+\) tasksync$/);
     assert.ok(await titleSaysCount());
 
@@ -429,6 +432,7 @@ test('a read-only link for one project (a phone on the LAN): that project alone,
     assert.equal(await card(page, 'phone-b').count(), 0, 'only project P');
     assert.equal(await page.locator('#new-task').isVisible(), false, 'no write controls');
     assert.equal(await card(page, 'phone-a').locator('.actions').isVisible(), false);
+    await page.screenshot({ path: join(root, 'docs', 'phone.png') });
     // live: a change in P shows; one in Q does not
     await post('/api/tasks', { id: 'phone-a2', title: 'New in P', projectId: 'P' });
     await post('/api/tasks', { id: 'phone-b2', title: 'New in Q', projectId: 'Q' });
