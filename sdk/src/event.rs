@@ -79,6 +79,20 @@ impl Event {
         }
     }
 
+    /// The session this event changed, if it changed one.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Event::TaskSessionStatus(p) => Some(&p.session_id),
+            Event::SessionSpawn { session }
+            | Event::SessionActive { session, .. }
+            | Event::SessionStopped { session, .. }
+            | Event::SessionFailed { session, .. }
+            | Event::SessionUpdated { session } => Some(&session.id),
+            Event::SessionDeleted { session_id } => Some(session_id),
+            _ => None,
+        }
+    }
+
     /// The wire name of this event's type.
     pub fn type_name(&self) -> &'static str {
         match self {

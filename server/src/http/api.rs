@@ -232,9 +232,7 @@ pub async fn route(
                 return Err(DomainError::session_not_found(&id).into());
             }
             app.heard(&id).await;
-            let mut r = json(StatusCode::NO_CONTENT, "");
-            r.headers_mut().remove(header::CONTENT_TYPE);
-            Ok(r)
+            Ok(no_content())
         }
         ["api", "whoami"] => {
             only(m, &[Method::GET])?;
@@ -293,6 +291,13 @@ fn not_allowed(allow: &str) -> ApiError {
     );
     e.allow = Some(allow.to_owned());
     e
+}
+
+/// `204`, with no body and so no content type.
+fn no_content() -> Resp {
+    let mut r = json(StatusCode::NO_CONTENT, "");
+    r.headers_mut().remove(header::CONTENT_TYPE);
+    r
 }
 
 fn forbidden(r: Refused) -> ApiError {
@@ -433,9 +438,7 @@ async fn revoke_token(app: &App, id: &str) -> Result<Resp, ApiError> {
     app.refresh_tokens(Some(&record))
         .await
         .map_err(|e| ApiError::unavailable(format!("the token could not be revoked: {e}")))?;
-    let mut r = json(StatusCode::NO_CONTENT, "");
-    r.headers_mut().remove(header::CONTENT_TYPE);
-    Ok(r)
+    Ok(no_content())
 }
 
 fn unknown_route(path: &str) -> ApiError {
@@ -514,11 +517,7 @@ async fn write(app: &App, idem: &Option<Idempotency>, cmd: Command) -> Result<Re
     let mut resp = match &reply {
         Reply::Task(t) => entity(status, &**t, t.version),
         Reply::Session(s) => entity(status, &**s, s.version),
-        Reply::Deleted => {
-            let mut r = json(StatusCode::NO_CONTENT, "");
-            r.headers_mut().remove(header::CONTENT_TYPE);
-            r
-        }
+        Reply::Deleted => no_content(),
     };
     if replayed {
         resp.headers_mut()

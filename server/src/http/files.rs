@@ -17,22 +17,7 @@ static BOARD: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANI
 
 /// Serves `url_path` from the board built into the binary.
 pub fn embedded(url_path: &str, head: bool) -> Result<Resp, ApiError> {
-    let decoded = percent_encoding::percent_decode_str(url_path)
-        .decode_utf8()
-        .map_err(|_| not_found(url_path))?;
-    let mut rel = PathBuf::new();
-    for part in Path::new(decoded.trim_start_matches('/')).components() {
-        match part {
-            Component::Normal(p) => rel.push(p),
-            _ => return Err(not_found(url_path)),
-        }
-    }
-    if decoded.contains('\0') || decoded.contains('\\') {
-        return Err(not_found(url_path));
-    }
-    if decoded.ends_with('/') || rel.as_os_str().is_empty() {
-        rel.push("index.html");
-    }
+    let rel = relative(url_path)?;
     if BOARD.get_dir(&rel).is_some() {
         return redirect(url_path);
     }
@@ -44,6 +29,29 @@ pub fn embedded(url_path: &str, head: bool) -> Result<Resp, ApiError> {
         Bytes::from_static(file.contents())
     };
     Ok(file_response(body, &rel, head.then_some(len)))
+}
+
+/// The file a URL path names, relative to the root (`index.html` for a
+/// folder's path): never `..`, a root, a NUL or a backslash.
+fn relative(url_path: &str) -> Result<PathBuf, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(url_path)
+        .decode_utf8()
+        .map_err(|_| not_found(url_path))?;
+    if decoded.contains('\0') || decoded.contains('\\') {
+        return Err(not_found(url_path));
+    }
+    let mut rel = PathBuf::new();
+    for part in Path::new(decoded.trim_start_matches('/')).components() {
+        match part {
+            Component::Normal(p) => rel.push(p),
+            // `..`, roots and prefixes never reach the file system.
+            _ => return Err(not_found(url_path)),
+        }
+    }
+    if decoded.ends_with('/') || rel.as_os_str().is_empty() {
+        rel.push("index.html");
+    }
+    Ok(rel)
 }
 
 fn redirect(url_path: &str) -> Result<Resp, ApiError> {
@@ -99,24 +107,7 @@ fn not_found(path: &str) -> ApiError {
 
 /// Serves `url_path` from `root` (already canonical).
 pub async fn serve(root: &Path, url_path: &str, head: bool) -> Result<Resp, ApiError> {
-    let decoded = percent_encoding::percent_decode_str(url_path)
-        .decode_utf8()
-        .map_err(|_| not_found(url_path))?;
-    let mut rel = PathBuf::new();
-    for part in Path::new(decoded.trim_start_matches('/')).components() {
-        match part {
-            Component::Normal(p) => rel.push(p),
-            // `..`, roots and prefixes never reach the file system.
-            _ => return Err(not_found(url_path)),
-        }
-    }
-    if decoded.contains('\0') || decoded.contains('\\') {
-        return Err(not_found(url_path));
-    }
-    let mut full = root.join(&rel);
-    if decoded.ends_with('/') || rel.as_os_str().is_empty() {
-        full.push("index.html");
-    }
+    let full = root.join(relative(url_path)?);
     // Resolve symlinks too: the real file must be inside the root.
     let real = tokio::fs::canonicalize(&full)
         .await

@@ -168,31 +168,15 @@ pub fn touched(
     tasks: &mut BTreeSet<String>,
     sessions: &mut BTreeSet<String>,
 ) -> Result<(), StorageError> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        payload: Ids,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Ids {
-        task_id: Option<String>,
-        session_id: Option<String>,
-        task: Option<Id>,
-        session: Option<Id>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Id {
-        id: String,
-    }
-    let ids = serde_json::from_str::<Envelope>(json)
+    let event = serde_json::from_str::<tasksync_sdk::Envelope>(json)
         .map_err(|source| StorageError::Corrupt {
             table: "events",
             id: seq.to_string(),
             source,
         })?
-        .payload;
-    tasks.extend(ids.task_id.into_iter().chain(ids.task.map(|t| t.id)));
-    sessions.extend(ids.session_id.into_iter().chain(ids.session.map(|s| s.id)));
+        .event;
+    tasks.extend(event.task_id().map(str::to_owned));
+    sessions.extend(event.session_id().map(str::to_owned));
     Ok(())
 }
 

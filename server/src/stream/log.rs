@@ -29,24 +29,9 @@ impl LoggedEvent {
     /// An event read back as JSON (from the database): the task it is
     /// about is read from the JSON.
     pub fn parse(seq: u64, json: String) -> LoggedEvent {
-        #[derive(serde::Deserialize)]
-        struct Envelope {
-            payload: Ids,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Ids {
-            task_id: Option<String>,
-            task: Option<Id>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Id {
-            id: String,
-        }
-        let task = serde_json::from_str::<Envelope>(&json)
+        let task = serde_json::from_str::<tasksync_sdk::Envelope>(&json)
             .ok()
-            .and_then(|e| e.payload.task_id.or(e.payload.task.map(|t| t.id)))
-            .map(Arc::from);
+            .and_then(|e| e.event.task_id().map(Arc::from));
         LoggedEvent {
             seq,
             json: json.into(),
@@ -239,13 +224,13 @@ mod tests {
             LoggedEvent::parse(
                 seq,
                 format!(
-                    r#"{{"type":"task:session_status","payload":{{"taskId":"{task}"}},"seq":{seq}}}"#
+                    r#"{{"type":"task:session_status","payload":{{"taskId":"{task}","sessionId":"s","status":"working","lastUpdated":"2026-01-01T00:00:00.000Z","version":2}},"seq":{seq}}}"#
                 ),
             )
         };
         let created = LoggedEvent::parse(
             1,
-            r#"{"type":"task:created","payload":{"task":{"id":"a","title":"x"}},"seq":1}"#.into(),
+            r#"{"type":"task:created","payload":{"task":{"id":"a","title":"x","status":"todo","priority":"medium","sessionIds":[],"sessionProgress":[],"createdAt":"2026-01-01T00:00:00.000Z","updatedAt":"2026-01-01T00:00:00.000Z","version":1}},"seq":1}"#.into(),
         );
         assert_eq!(created.task.as_deref(), Some("a"));
         assert_eq!(LoggedEvent::parse(9, "not json".into()).task, None);
