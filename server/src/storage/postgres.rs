@@ -276,37 +276,35 @@ fn news(client: &mut Conn, mine: u64, latest: u64, retain: usize) -> Result<News
             &format!("SELECT id, body FROM {table} WHERE id = ANY($1)"),
             &[&ids],
         )?;
-        let found: std::collections::HashMap<String, String> =
-            found.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let found: HashMap<String, String> = found.iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok::<_, StorageError>((ids, found))
     };
     let (task_ids, task_rows) = rows("tasks", task_ids)?;
     let (session_ids, session_rows) = rows("sessions", session_ids)?;
-    let tasks = task_ids
-        .into_iter()
-        .map(|id| {
-            let t = task_rows
-                .get(&id)
-                .map(|b| entity("tasks", &id, b))
-                .transpose()?;
-            Ok((id, t))
-        })
-        .collect::<Result<_, StorageError>>()?;
-    let sessions = session_ids
-        .into_iter()
-        .map(|id| {
-            let s = session_rows
-                .get(&id)
-                .map(|b| entity("sessions", &id, b))
-                .transpose()?;
-            Ok((id, s))
-        })
-        .collect::<Result<_, StorageError>>()?;
+    let tasks = rows_as("tasks", task_ids, &task_rows)?;
+    let sessions = rows_as("sessions", session_ids, &session_rows)?;
     Ok(News::Events {
         events,
         tasks,
         sessions,
     })
+}
+
+/// Ids with their entities as found (`None`: gone).
+type Found<T> = Vec<(String, Option<std::sync::Arc<T>>)>;
+
+/// Each id with its entity as found (`None`: gone).
+fn rows_as<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    ids: Vec<String>,
+    found: &HashMap<String, String>,
+) -> Result<Found<T>, StorageError> {
+    ids.into_iter()
+        .map(|id| {
+            let e = found.get(&id).map(|b| entity(table, &id, b)).transpose()?;
+            Ok((id, e))
+        })
+        .collect()
 }
 
 impl Storage for Postgres {
