@@ -42,9 +42,10 @@ impl App {
     pub async fn heard(&self, session: &str) {
         let now = now_ms();
         let due = {
+            // (the view first, then liveness: the order `watch_liveness` takes them in)
+            let view = self.view.read().expect("view lock");
             let mut liveness = self.liveness.lock().expect("liveness lock");
             liveness.heard(session, now);
-            let view = self.view.read().expect("view lock");
             view.state
                 .sessions
                 .get(session)
