@@ -18,6 +18,14 @@ async function serversA() {
 
 test('a store scoped to A holds exactly A, through moves, drops and resyncs', async () => {
   const store = new Store({ url: server.url, projectId: 'A', autoTransition: false });
+  try {
+    await walk(store);
+  } finally {
+    store.close();
+  }
+});
+
+async function walk(store) {
   const foreign = [];
   store.subscribe(() => {
     for (const t of store.getTasks()) if (t.projectId !== 'A') foreign.push(`task ${t.id} in ${t.projectId}`);
@@ -70,5 +78,4 @@ test('a store scoped to A holds exactly A, through moves, drops and resyncs', as
   }
   await check('at the end');
   assert.ok(store.getTasks().length > 0, 'A holds tasks at the end');
-  store.close();
-});
+}
