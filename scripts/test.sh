@@ -90,7 +90,7 @@ cargo build -p tasksync --locked
 step "npm package on Node 22 as well (the registry's node@22 package, cached in tests/node22; all but the chaos run)"
 [ -x tests/node22/node_modules/.bin/node ] || (cd tests/node22 && npm ci --no-audit --no-fund)
 (cd npm && PATH="$PWD/../tests/node22/node_modules/.bin:$PATH" bounded 10m node --experimental-websocket --test --test-concurrency=1 \
-  test/store.test.js test/engine.test.js test/sync.test.js test/react.test.js test/plain.test.js)
+  test/store.test.js test/engine.test.js test/sync.test.js test/react.test.js test/plain.test.js test/scopes.test.js)
 
 step "npm pack: the tarball installs and imports in a fresh project"
 pack_dir=$(mktemp -d)

@@ -227,3 +227,21 @@ test('size budget: what the package ships, gzipped, stays within today\'s budget
   // about 0.4x). Lower it as the SDK shrinks.
   assert.ok(bytes <= 166_000, `${bytes} bytes gzipped`);
 });
+
+test('a refused connection is noticed at once (Node reports it with `error` alone), not after the 10 s handshake watchdog', async () => {
+  // a port nobody listens on
+  const { createServer } = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+  const store = new Store({ url: `http://127.0.0.1:${port}` });
+  const reports = [];
+  store.on('error', (e) => reports.push(e.message));
+  store.connect().catch(() => {});
+  try {
+    await until(() => store.connectionState === 'reconnecting' && store.nextRetryAt, 'reconnecting after the refusal', 5000);
+    assert.ok(!reports.some((m) => m.includes('did not answer')), reports.join('; '));
+  } finally {
+    store.close();
+  }
+});

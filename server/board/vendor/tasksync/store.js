@@ -351,10 +351,26 @@ export class Store {
       console.warn('tasksync: could not open the WebSocket', e);
       return this.#step((en, now) => en.closed(now, conn, 1006));
     }
+    let heard = false;
+    let gone = false;
+    const lost = (code) => {
+      if (gone) return;
+      gone = true;
+      this.#step((en, now) => en.closed(now, conn, code));
+    };
     ws.onmessage = (event) => {
+      heard = true;
       if (typeof event.data === 'string') this.#frame(event.data, conn);
     };
-    ws.onclose = (event) => this.#step((en, now) => en.closed(now, conn, event?.code ?? 1006));
+    ws.onclose = (event) => lost(event?.code ?? 1006);
+    // Node's WebSocket (20 and 22) reports a refused connection with `error`
+    // alone, never `close`: without this the engine would learn it only from
+    // its 10 s handshake watchdog.
+    ws.onerror = () => {
+      if (heard) return;
+      lost(1006);
+      try { ws.close(); } catch { /* not open */ }
+    };
     this.#socket = [conn, ws];
   }
 
