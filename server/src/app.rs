@@ -41,16 +41,19 @@ impl App {
     /// memory; a stale session is made fresh at once (one write).
     pub async fn heard(&self, session: &str) {
         let now = now_ms();
+        self.liveness
+            .lock()
+            .expect("liveness lock")
+            .heard(session, now);
+        // Only a stale session asks for a write. (The view first, then
+        // liveness: the order `watch_liveness` takes them in.)
         let due = {
-            // (the view first, then liveness: the order `watch_liveness` takes them in)
             let view = self.view.read().expect("view lock");
-            let mut liveness = self.liveness.lock().expect("liveness lock");
-            liveness.heard(session, now);
             view.state
                 .sessions
                 .get(session)
                 .filter(|s| s.stale)
-                .and_then(|s| liveness.due_for(s, now))
+                .and_then(|s| self.liveness.lock().expect("liveness lock").due_for(s, now))
         };
         if let Some(cmd) = due {
             let _ = self.writer.submit(cmd, None).await;

@@ -41,8 +41,13 @@ impl Liveness {
 
     /// A heartbeat from `session` at `now` (ms since the Unix epoch).
     pub fn heard(&mut self, session: &str, now: i64) {
-        let at = self.heard.entry(session.to_owned()).or_insert(now);
-        *at = (*at).max(now);
+        // (no allocation for a session already heard from: this runs per report)
+        match self.heard.get_mut(session) {
+            Some(at) => *at = (*at).max(now),
+            None => {
+                self.heard.insert(session.to_owned(), now);
+            }
+        }
     }
 
     /// The writes due at `now` for every session in `state`.
