@@ -85,6 +85,26 @@ function run(seed, steps) {
       write('setSessionStatus', [t, s, 'blocked', 'from here'], { op: 'setSessionStatus', taskId: t, sessionId: s, status: 'blocked', notes: 'from here' });
     } else if (x < 0.93) {
       feed(r.pick(['{not json', '{"type":"task:updated","payload":{"task":{"id":"t1"}},"seq":1}', '[]', '{"type":"task:session_status","payload":{"taskId":"t1","sessionId":"s1","status":"nope","lastUpdated":"l","version":99},"seq":1}']));
+    } else if (x < 0.945) {
+      // Near the server's exact layout of a status frame (which the Store
+      // reads without JSON.parse): each must be read as JSON.parse reads it,
+      // or refused as the engine refuses it.
+      const v = version(t);
+      const n = seq + 1;
+      const near = [
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"working","notes":null,"lastUpdated":"2026-11-30T00:03:00Z","version":${v}},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"working","notes":"a \\"b\\" \\u00e9","lastUpdated":"2026-11-30T00:03:01Z","version":${v}},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"blocked","lastUpdated":"2026-11-30T00:03:02Z","version":${v}.5},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"blocked","lastUpdated":"2026-11-30T00:03:03Z","version":${v}},"seq":${n}} `,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"blocked","lastUpdated":"2026-11-30T00:03:04Z","version":${v}},"seq":${n}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"blocked","lastUpdated":"2026-11-30T00:03:05Z","version":${v},"extra":1},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"completed","lastUpdated":"2026-11-30T00:03:06Z","version":1e1},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"completed","notes":"ünï","lastUpdated":"2026-11-30T00:03:07Z","version":${v}},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"completed","lastUpdated":"2026-11-30T00:03:08Z","version":${v}},"seq":-${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"failed","lastUpdated":"2026-11-30T00:03:09Z"},"seq":${n}}`,
+      ];
+      feed(r.pick(near));
+      seq = n;
     } else if (x < 0.96) {
       feed(JSON.stringify({ type: 'ping', payload: {} }));
     } // else: a read-only step
