@@ -1,0 +1,38 @@
+//! Where a frame's time goes in the engine, natively: parse alone, then the
+//! whole engine (`Link::handle` of each frame), per event type.
+//! `cargo run --release -p tasksync-sdk --example replay_cost -- npm/bench/stream.jsonl`
+use std::time::Instant;
+use tasksync_sdk::frame::parse_frame;
+use tasksync_sdk::link::{Input, Link, Options, Resync};
+
+fn main() {
+    let path = std::env::args().nth(1).expect("a stream.jsonl");
+    let text = std::fs::read_to_string(path).expect("readable");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut n = 0;
+        for l in &lines {
+            n += usize::from(parse_frame(l).is_ok());
+        }
+        let parse = t.elapsed().as_nanos() as f64 / lines.len() as f64;
+        let mut link = Link::new(Options {
+            base_url: "http://x".into(),
+            token: None,
+            auto_transition: false,
+            resync: Resync::Snapshot,
+            client_id: "a".into(),
+            seed: 1,
+            since: None,
+            project_id: None,
+        });
+        let t = Instant::now();
+        for l in &lines {
+            link.handle(0, Input::Message(l));
+            while link.poll_action().is_some() {}
+            link.take_plain();
+        }
+        let all = t.elapsed().as_nanos() as f64 / lines.len() as f64;
+        println!("{n} frames: parse {parse:.0} ns, engine (parse included) {all:.0} ns per frame");
+    }
+}
