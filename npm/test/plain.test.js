@@ -38,6 +38,8 @@ function run(seed, steps) {
   const now = Date.now();
   const versions = new Map(); // the stream's own idea of each entity's version
   let seq = 0;
+  let engineTaskIds = [];
+  let engineSessionIds = [];
   const feed = (text) => {
     store.applyMessage(text);
     engine.message(now, text);
@@ -122,6 +124,11 @@ function run(seed, steps) {
         const mine = engine.task(id);
         assert.deepEqual(store.getTask(id), mine === undefined ? undefined : JSON.parse(mine), `seed ${seed}, step ${step}: task ${id}`);
       }
+      // the lists too (the Store patches its list in place as objects change)
+      engineTaskIds = engine.taskIds() ?? engineTaskIds;
+      engineSessionIds = engine.sessionIds() ?? engineSessionIds;
+      assert.deepEqual(store.getTasks(), engineTaskIds.map((id) => JSON.parse(engine.task(id))), `seed ${seed}, step ${step}: getTasks()`);
+      assert.deepEqual(store.getSessions(), engineSessionIds.map((id) => JSON.parse(engine.session(id))), `seed ${seed}, step ${step}: getSessions()`);
       for (const id of SESSIONS) {
         const mine = engine.session(id);
         assert.deepEqual(store.getSession(id), mine === undefined ? undefined : JSON.parse(mine), `seed ${seed}, step ${step}: session ${id}`);

@@ -146,6 +146,79 @@ export function allowedTaskTransitions(from) {
   return isLoaded() ? allowed(String(from)) : [];
 }
 
+/**
+ * The JS objects of one kind (tasks or sessions): each made once per change
+ * and then handed out as it is, and the list of them in the engine's order,
+ * patched in place as single objects change, so that a snapshot is one copy
+ * of an array rather than a lookup per entity. `read(id)` is the engine's
+ * JSON of an entity (or undefined), for objects not made from a frame.
+ */
+class Objects {
+  #byId = new Map();
+  #read;
+  #ids = []; // list order, as the engine last gave it
+  #at = null; // id -> index in #ids; null: the list is to be built again
+  #list = [];
+  #holes = []; // indices of #list to read again
+
+  constructor(read) {
+    this.#read = read;
+  }
+
+  /** The object of `id`, made from the engine's copy if there is none. */
+  get(id) {
+    let v = this.#byId.get(id);
+    if (v === undefined) {
+      const text = this.#read(id);
+      if (text === undefined) return undefined;
+      v = JSON.parse(text);
+      this.set(id, v);
+    }
+    return v;
+  }
+
+  /** The object of `id` if one is made. */
+  peek(id) {
+    return this.#byId.get(id);
+  }
+
+  set(id, v) {
+    this.#byId.set(id, v);
+    const i = this.#at?.get(id);
+    if (i !== undefined) this.#list[i] = v;
+  }
+
+  /** The object of `id` changed: made again when next read. */
+  drop(id) {
+    this.#byId.delete(id);
+    const i = this.#at?.get(id);
+    if (i !== undefined) this.#holes.push(i);
+  }
+
+  /** Every object is to be made again (`entries`: from these). */
+  reset(entries) {
+    this.#byId = new Map(entries);
+    this.#at = null;
+  }
+
+  /** A copy of the list; `ids`: the engine's new order, if it changed. */
+  list(ids) {
+    if (ids !== undefined) {
+      this.#ids = ids;
+      this.#at = null;
+    }
+    if (this.#at === null) {
+      this.#at = new Map(this.#ids.map((id, i) => [id, i]));
+      this.#list = this.#ids.map((id) => this.get(id));
+      this.#holes.length = 0;
+    } else {
+      for (const i of this.#holes) this.#list[i] = this.get(this.#ids[i]);
+      this.#holes.length = 0;
+    }
+    return this.#list.slice();
+  }
+}
+
 export class Store {
   #engine = null; // created once the WebAssembly is loaded
   #config;
@@ -160,12 +233,10 @@ export class Store {
   #writes = new Map(); // write id -> [resolve, reject]
   #inboxView = null; // the engine's inbox, as bytes (see #inbox)
   #emitting = false; // on() listeners want events (they get the engine's copy of the text)
-  #tasks = new Map(); // id -> the JS object handed out, until it changes
-  #sessions = new Map();
+  #tasks = new Objects((id) => this.#engine.task(id));
+  #sessions = new Objects((id) => this.#engine.session(id));
   #snapshot = null;
   #dirty = false;
-  #taskIds = [];
-  #sessionIds = [];
   #flushQueued = false;
   #background = null;
 
@@ -285,7 +356,7 @@ export class Store {
     if (bits & 0x70) {
       // (the engine read the frame, so JSON.parse did too; if ever not, nothing cached is trusted)
       if (parsed?.payload !== undefined) this.#plain(bits, parsed.payload);
-      else this.#tasks.clear(), this.#sessions.clear();
+      else this.#tasks.reset(), this.#sessions.reset();
     }
     if (bits & 1) this.#changed();
     if (bits & 2) {
@@ -304,11 +375,11 @@ export class Store {
   #plain(bits, p) {
     switch ((bits >>> 4) & 7) {
       case 1: this.#tasks.set(p.task.id, p.task); break;
-      case 2: this.#tasks.delete(p.taskId ?? p.task.id); break;
+      case 2: this.#tasks.drop(p.taskId ?? p.task.id); break;
       case 3: this.#sessions.set(p.session.id, p.session); break;
-      case 4: this.#sessions.delete(p.sessionId ?? p.session.id); break;
+      case 4: this.#sessions.drop(p.sessionId ?? p.session.id); break;
       case 5: {
-        const last = this.#tasks.get(p.taskId);
+        const last = this.#tasks.peek(p.taskId);
         if (last === undefined) break; // never read: it comes out of the engine when it is
         const entry = { sessionId: p.sessionId, status: p.status, lastUpdated: p.lastUpdated };
         if (p.notes != null) entry.notes = p.notes;
@@ -477,8 +548,8 @@ export class Store {
     }
     if (snap?.seq !== this.#engine.seq() || !Array.isArray(snap.tasks) || !Array.isArray(snap.sessions)) return;
     this.#dropChanged();
-    this.#tasks = new Map(snap.tasks.map((t) => [t.id, t]));
-    this.#sessions = new Map(snap.sessions.map((x) => [x.id, x]));
+    this.#tasks.reset(snap.tasks.map((t) => [t.id, t]));
+    this.#sessions.reset(snap.sessions.map((x) => [x.id, x]));
     this.#snapshot = null;
   }
 
@@ -577,29 +648,9 @@ export class Store {
     const changes = this.#engine.takeChanges();
     if (changes === '\t') return;
     const [tasks, sessions] = changes.split('\t');
-    if (tasks !== '') for (const id of tasks.split('\n')) this.#tasks.delete(id);
-    if (sessions !== '') for (const id of sessions.split('\n')) this.#sessions.delete(id);
+    if (tasks !== '') for (const id of tasks.split('\n')) this.#tasks.drop(id);
+    if (sessions !== '') for (const id of sessions.split('\n')) this.#sessions.drop(id);
     this.#snapshot = null;
-  }
-
-  /** The JS object of an entity: parsed once from the engine's JSON, then reused until it changes. */
-  static #cached(cache, id, read) {
-    let v = cache.get(id);
-    if (v === undefined) {
-      const text = read(id);
-      if (text === undefined) return undefined;
-      v = JSON.parse(text);
-      cache.set(id, v);
-    }
-    return v;
-  }
-
-  #task(id) {
-    return Store.#cached(this.#tasks, id, (i) => this.#engine.task(i));
-  }
-
-  #session(id) {
-    return Store.#cached(this.#sessions, id, (i) => this.#engine.session(i));
   }
 
   // ----- the public API (documented in index.d.ts) -----
@@ -660,11 +711,9 @@ export class Store {
       this.#snapshot ??= { tasks: [], sessions: [], seq: 0, connectionState: 'closed' };
     } else if (this.#snapshot === null) {
       // the id lists cross only when they changed (a create or a delete)
-      this.#taskIds = this.#engine.taskIds() ?? this.#taskIds;
-      this.#sessionIds = this.#engine.sessionIds() ?? this.#sessionIds;
       this.#snapshot = {
-        tasks: this.#taskIds.map((id) => this.#task(id)),
-        sessions: this.#sessionIds.map((id) => this.#session(id)),
+        tasks: this.#tasks.list(this.#engine.taskIds()),
+        sessions: this.#sessions.list(this.#engine.sessionIds()),
         seq: this.#engine.seq(),
         connectionState: this.#engine.state(),
       };
@@ -678,7 +727,7 @@ export class Store {
 
   getTask(id) {
     this.#dropChanged();
-    return this.#engine === null ? undefined : this.#task(String(id));
+    return this.#engine === null ? undefined : this.#tasks.get(String(id));
   }
 
   getSessions() {
@@ -687,7 +736,7 @@ export class Store {
 
   getSession(id) {
     this.#dropChanged();
-    return this.#engine === null ? undefined : this.#session(String(id));
+    return this.#engine === null ? undefined : this.#sessions.get(String(id));
   }
 
   aggregateStatus(taskId) {
