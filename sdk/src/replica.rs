@@ -330,8 +330,11 @@ impl Replica {
 /// The ids of `set`, sorted, leaving it empty (with its room).
 pub(crate) fn sorted(set: &mut IdSet) -> Vec<String> {
     let mut ids: Vec<String> = set.drain().collect();
-    ids.sort_unstable();
-    ids
+    let order = crate::wire::order_of(ids.iter().map(|id| (id.as_str(), "")));
+    order
+        .iter()
+        .map(|&i| std::mem::take(&mut ids[i as usize]))
+        .collect()
 }
 
 #[cfg(test)]
