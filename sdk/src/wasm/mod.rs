@@ -59,6 +59,8 @@ const SEND_TEXT: u32 = 1 << 31;
 /// 4 session gone, 5 progress; bit 7: the session id is new on the task;
 /// bits 8 and up: the progress index.
 const PLAIN_SHIFT: u32 = 4;
+/// The largest inbox kept between inputs (bytes).
+const INBOX_KEPT: usize = 1 << 16;
 const NEW_ID: u32 = 128;
 const INDEX_SHIFT: u32 = 8;
 
@@ -195,10 +197,15 @@ impl Engine {
     }
 
     fn with_inbox(&mut self, now: f64, len: usize, input: impl FnOnce(&str) -> Input<'_>) -> u32 {
-        let inbox = std::mem::take(&mut self.inbox);
+        let mut inbox = std::mem::take(&mut self.inbox);
         // (encodeInto writes valid UTF-8; anything else is a caller's bug, reported as such)
         let text = std::str::from_utf8(&inbox[..len.min(inbox.len())]).unwrap_or("{not UTF-8}");
         self.link.handle(at(now), input(text));
+        // A snapshot's room is given back, for the allocator to reuse
+        // (WebAssembly memory never shrinks): frames need only a little.
+        if inbox.len() > INBOX_KEPT {
+            inbox = Vec::new();
+        }
         self.inbox = inbox;
         self.pending()
     }
@@ -303,6 +310,21 @@ impl Engine {
         };
         let conn = (conn >= 0.0).then_some(conn as u64);
         self.input(now, Input::Event { conn, env })
+    }
+
+    /// `answer()` for a body of `len` bytes of UTF-8 written into the inbox
+    /// (a snapshot is megabytes: `encodeInto` is many times faster than
+    /// passing the string).
+    #[wasm_bindgen(js_name = answerIn)]
+    pub fn answer_in(&mut self, now: f64, req: f64, status: u16, len: usize) -> u32 {
+        let req = req as u64;
+        self.with_inbox(now, len, |body| Input::Answer { req, status, body })
+    }
+
+    /// `loadSnapshot()` for the `len` bytes of UTF-8 written into the inbox.
+    #[wasm_bindgen(js_name = loadSnapshotIn)]
+    pub fn load_snapshot_in(&mut self, now: f64, len: usize) -> u32 {
+        self.with_inbox(now, len, |text| Input::LoadSnapshot(text))
     }
 
     #[wasm_bindgen(js_name = loadSnapshot)]

@@ -528,7 +528,7 @@ export class Store {
     }
     if (this.#engine === null) return; // freed while the request was out
     const loaded = this.#engine.snapshotsLoaded();
-    this.#step((en, now) => en.answer(now, req, status, body));
+    this.#step((en, now) => en.answerIn(now, req, status, this.#inbox(body)));
     if (this.#engine?.snapshotsLoaded() !== loaded) this.#adoptSnapshot(body);
   }
 
@@ -555,7 +555,14 @@ export class Store {
 
   /** Writes a frame into the engine's inbox (`encodeInto`: no string crossing); its length in bytes. */
   #inbox(text) {
-    return encoder.encodeInto(text, this.#inboxOf(text.length * 3)).written; // (UTF-16 to UTF-8: at most 3 bytes per unit)
+    if (text.length <= 16384) {
+      return encoder.encodeInto(text, this.#inboxOf(text.length * 3)).written; // (UTF-16 to UTF-8: at most 3 bytes per unit)
+    }
+    // A large text (a snapshot) is encoded first, so the inbox is its exact
+    // size rather than three times it: WebAssembly memory never shrinks.
+    const bytes = encoder.encode(text);
+    this.#inboxOf(bytes.length).set(bytes);
+    return bytes.length;
   }
 
   /** The engine's inbox as bytes, at least `room` of them. */
@@ -565,7 +572,9 @@ export class Store {
     if (view === null || view.byteLength < room) {
       const capacity = Math.max(room, 16384);
       const at = this.#engine.inbox(capacity); // (may grow the memory: its buffer is read after)
-      view = this.#inboxView = new Uint8Array(memory().buffer, at, capacity);
+      view = new Uint8Array(memory().buffer, at, capacity);
+      // (an inbox larger than 64 KiB is given back after one input: its view is not kept)
+      this.#inboxView = capacity <= 65536 ? view : null;
     }
     return view;
   }
@@ -768,7 +777,7 @@ export class Store {
     const snapshot = String(text);
     this.#withEngine(() => {
       const loaded = this.#engine.snapshotsLoaded();
-      this.#step((en, now) => en.loadSnapshot(now, snapshot));
+      this.#step((en, now) => en.loadSnapshotIn(now, this.#inbox(snapshot)));
       if (this.#engine?.snapshotsLoaded() !== loaded) this.#adoptSnapshot(snapshot);
     });
   }

@@ -40,6 +40,20 @@ export class Engine {
         return v2;
     }
     /**
+     * `answer()` for a body of `len` bytes of UTF-8 written into the inbox
+     * (a snapshot is megabytes: `encodeInto` is many times faster than
+     * passing the string).
+     * @param {number} now
+     * @param {number} req
+     * @param {number} status
+     * @param {number} len
+     * @returns {number}
+     */
+    answerIn(now, req, status, len) {
+        const ret = wasm.engine_answerIn(this.__wbg_ptr, now, req, status, len);
+        return ret >>> 0;
+    }
+    /**
      * @param {number} now
      * @param {number} req
      * @param {number} status
@@ -122,6 +136,16 @@ export class Engine {
      */
     inbox(capacity) {
         const ret = wasm.engine_inbox(this.__wbg_ptr, capacity);
+        return ret >>> 0;
+    }
+    /**
+     * `loadSnapshot()` for the `len` bytes of UTF-8 written into the inbox.
+     * @param {number} now
+     * @param {number} len
+     * @returns {number}
+     */
+    loadSnapshotIn(now, len) {
+        const ret = wasm.engine_loadSnapshotIn(this.__wbg_ptr, now, len);
         return ret >>> 0;
     }
     /**
