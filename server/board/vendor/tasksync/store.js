@@ -335,19 +335,18 @@ export class Store {
   }
 
   /**
-   * A parsed `task:session_status` as its parts (see the engine's `statusIn`):
-   * its five strings joined and written with one `encodeInto`. Only when they
-   * are all ASCII (then bytes = UTF-16 units, so the lengths split them
-   * exactly); otherwise, or when a part is missing, SEND_TEXT.
+   * A `task:session_status` read by `statusFrame`, as its parts (see the
+   * engine's `statusIn`): its five strings joined and written with one
+   * `encodeInto`. Only when they are all ASCII (then bytes = UTF-16 units,
+   * so the lengths split them exactly); otherwise SEND_TEXT.
    */
   #statusIn(now, conn, { payload: p, seq }) {
-    if (typeof p?.taskId !== 'string' || typeof p.sessionId !== 'string' || typeof p.status !== 'string'
-      || typeof p.lastUpdated !== 'string' || !(p.notes == null || typeof p.notes === 'string')) return SEND_TEXT;
+    // (all strings and whole numbers: statusFrame read them so)
     const notes = p.notes ?? '';
     const joined = p.taskId + p.sessionId + p.status + notes + p.lastUpdated;
     if (encoder.encodeInto(joined, this.#inboxOf(3 * joined.length)).written !== joined.length) return SEND_TEXT;
-    return this.#engine.statusIn(now, conn, typeof seq === 'number' ? seq : -1, typeof p.version === 'number' ? p.version : -1,
-      p.taskId.length, p.sessionId.length, p.status.length, p.notes == null ? -1 : notes.length, p.lastUpdated.length);
+    return this.#engine.statusIn(now, conn, seq, p.version,
+      p.taskId.length, p.sessionId.length, p.status.length, p.notes === undefined ? -1 : notes.length, p.lastUpdated.length);
   }
 
   /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved, 8 changed ids to drop, 16–255 a plain change (see `#plain`). */
@@ -770,7 +769,8 @@ export class Store {
 
   applyMessage(text) {
     const frame = String(text);
-    this.#withEngine(() => this.#frame(frame, -1));
+    if (this.#engine !== null) this.#frame(frame, -1); // (no closure per frame)
+    else this.#withEngine(() => this.#frame(frame, -1));
   }
 
   loadSnapshot(text) {
