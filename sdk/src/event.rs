@@ -17,6 +17,44 @@ pub struct SessionStatusPayload {
     pub version: u64,
 }
 
+/// A `task:session_status` payload borrowed from where it was read (the
+/// engine applies it without making its strings first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRef<'a> {
+    pub task_id: &'a str,
+    pub session_id: &'a str,
+    pub status: SessionStatus,
+    pub notes: Option<&'a str>,
+    pub last_updated: &'a str,
+    pub version: u64,
+}
+
+impl SessionStatusPayload {
+    pub fn as_ref(&self) -> StatusRef<'_> {
+        StatusRef {
+            task_id: &self.task_id,
+            session_id: &self.session_id,
+            status: self.status,
+            notes: self.notes.as_deref(),
+            last_updated: &self.last_updated,
+            version: self.version,
+        }
+    }
+}
+
+impl StatusRef<'_> {
+    pub fn to_payload(&self) -> SessionStatusPayload {
+        SessionStatusPayload {
+            task_id: self.task_id.to_owned(),
+            session_id: self.session_id.to_owned(),
+            status: self.status,
+            notes: self.notes.map(str::to_owned),
+            last_updated: self.last_updated.to_owned(),
+            version: self.version,
+        }
+    }
+}
+
 /// Every change the server commits is one of these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload", rename_all_fields = "camelCase")]

@@ -82,6 +82,12 @@ pub struct SessionProgress {
     pub notes: Option<String>,
 }
 
+/// Makes `to` equal `from`, in `to`'s own room when it has enough.
+pub(crate) fn copy_into(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
+}
+
 /// A unit of work. `version` starts at 1 and grows by one with every change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -115,11 +121,13 @@ impl Task {
     /// the entry in place, or append one; also keeps `sessionIds` in step.
     /// Returns where: the index of the progress entry, and whether the
     /// session id was new to `sessionIds`.
+    /// (Strings are copied into the entry's own, which keep their room: an
+    /// update of an existing entry allocates nothing.)
     pub fn set_progress(
         &mut self,
         session_id: &str,
         status: SessionStatus,
-        notes: Option<String>,
+        notes: Option<&str>,
         at: &str,
     ) -> (usize, bool) {
         let index = match self
@@ -130,8 +138,11 @@ impl Task {
             Some(i) => {
                 let p = &mut self.session_progress[i];
                 p.status = status;
-                p.notes = notes;
-                p.last_updated = at.to_owned();
+                match (&mut p.notes, notes) {
+                    (Some(old), Some(new)) => copy_into(old, new),
+                    (old, new) => *old = new.map(str::to_owned),
+                }
+                copy_into(&mut p.last_updated, at);
                 i
             }
             None => {
@@ -139,7 +150,7 @@ impl Task {
                     session_id: session_id.to_owned(),
                     status,
                     last_updated: at.to_owned(),
-                    notes,
+                    notes: notes.map(str::to_owned),
                 });
                 self.session_progress.len() - 1
             }
@@ -231,12 +242,7 @@ pub(crate) mod tests {
     fn set_progress_updates_or_appends_like_the_seed() {
         let mut t = sample_task();
         t.set_progress("s1", SessionStatus::Queued, None, "t1");
-        t.set_progress(
-            "s1",
-            SessionStatus::Blocked,
-            Some("Need API key".into()),
-            "t2",
-        );
+        t.set_progress("s1", SessionStatus::Blocked, Some("Need API key"), "t2");
         assert_eq!(t.session_progress.len(), 1);
         assert_eq!(t.session_ids, vec!["s1"]);
         let p = t.progress("s1").unwrap();
@@ -244,6 +250,10 @@ pub(crate) mod tests {
             (p.status, p.notes.as_deref(), p.last_updated.as_str()),
             (SessionStatus::Blocked, Some("Need API key"), "t2")
         );
+        // new notes over old ones (copied into their room)
+        t.set_progress("s1", SessionStatus::Blocked, Some("Key?"), "t2b");
+        assert_eq!(t.progress("s1").unwrap().notes.as_deref(), Some("Key?"));
+        assert_eq!(t.progress("s1").unwrap().last_updated, "t2b");
         // notes omitted clears them (`progress.notes = notes` in the original handler)
         t.set_progress("s1", SessionStatus::Working, None, "t3");
         assert_eq!(t.progress("s1").unwrap().notes, None);

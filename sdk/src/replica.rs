@@ -3,7 +3,8 @@
 //! holds only what the server confirmed; the sync engine (`link`) lays the
 //! client's pending writes on top. Also the auto-transition's state rule.
 
-use crate::event::{Envelope, Event, SessionStatusPayload};
+use crate::event::{Envelope, Event, StatusRef};
+use crate::model::copy_into;
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::wire::sort_listed;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
@@ -185,7 +186,7 @@ impl Replica {
                 }
                 had.then_some(Change::TaskGone)
             }
-            Event::TaskSessionStatus(p) => self.session_status(p),
+            Event::TaskSessionStatus(p) => self.session_status(p.as_ref()),
             Event::SessionSpawn { session }
             | Event::SessionActive { session, .. }
             | Event::SessionStopped { session, .. }
@@ -268,16 +269,27 @@ impl Replica {
 
     /// The original `task:session_status` handler, plus version, `updatedAt`
     /// and `sessionIds` as the server keeps them.
-    fn session_status(&mut self, p: SessionStatusPayload) -> Option<Change> {
-        let task = self.tasks.get_mut(&p.task_id)?;
+    fn session_status(&mut self, p: StatusRef<'_>) -> Option<Change> {
+        let task = self.tasks.get_mut(p.task_id)?;
         if task.version >= p.version {
             return None;
         }
-        let (index, new_id) = task.set_progress(&p.session_id, p.status, p.notes, &p.last_updated);
+        let (index, new_id) = task.set_progress(p.session_id, p.status, p.notes, p.last_updated);
         task.version = p.version;
-        task.updated_at = p.last_updated;
-        self.changed_tasks.insert(p.task_id);
+        copy_into(&mut task.updated_at, p.last_updated);
+        if !self.changed_tasks.contains(p.task_id) {
+            self.changed_tasks.insert(p.task_id.to_owned());
+        }
         Some(Change::Progress { index, new_id })
+    }
+
+    /// `apply` of a `task:session_status` with this `seq`, borrowed.
+    pub fn apply_status(&mut self, seq: u64, p: StatusRef<'_>) -> Option<Change> {
+        if seq <= self.seq {
+            return None;
+        }
+        self.seq = seq;
+        self.session_status(p)
     }
 
     /// Jumps to `seq` without events (history no longer retained, or a

@@ -34,7 +34,7 @@ mod tests {
     #[test]
     fn every_serialized_field_is_declared() {
         let mut task = crate::replica::tests_support::full_task();
-        task.set_progress("s", SessionStatus::Blocked, Some("n".into()), "t");
+        task.set_progress("s", SessionStatus::Blocked, Some("n"), "t");
         let t = serde_json::to_value(&task).unwrap();
         for k in keys(&t) {
             assert!(

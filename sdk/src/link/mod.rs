@@ -13,7 +13,7 @@ pub mod writes;
 #[cfg(test)]
 mod tests;
 
-use crate::event::{Envelope, Event};
+use crate::event::{Envelope, Event, StatusRef};
 use crate::frame::{Frame, parse_frame};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::replica::Replica;
@@ -137,6 +137,13 @@ pub enum Input<'a> {
     Event {
         conn: Option<ConnId>,
         env: Envelope,
+    },
+    /// A `task:session_status` the caller decoded itself, borrowed: as
+    /// `Event`, without making its strings first (most of any stream).
+    Status {
+        conn: Option<ConnId>,
+        seq: u64,
+        status: StatusRef<'a>,
     },
     /// A `GET /api/snapshot` body that arrived by the caller's own transport.
     LoadSnapshot(&'a str),
@@ -449,7 +456,10 @@ impl Link {
         let clean = !self.view.has_changes()
             && matches!(
                 input,
-                Input::Frame { .. } | Input::Message(_) | Input::Event { .. }
+                Input::Frame { .. }
+                    | Input::Message(_)
+                    | Input::Event { .. }
+                    | Input::Status { .. }
             );
         self.plain = None;
         self.applied = 0;
@@ -494,6 +504,22 @@ impl Link {
                 if self.conn == Some(conn) {
                     self.last_heard = now;
                     self.on_event(now, env, None);
+                }
+            }
+            Input::Status { conn, seq, status } => {
+                if conn.is_none() || self.conn == conn {
+                    if conn.is_some() {
+                        self.last_heard = now;
+                    }
+                    if self.catch_up != CatchUp::None {
+                        let env = Envelope {
+                            event: Event::TaskSessionStatus(status.to_payload()),
+                            seq,
+                        };
+                        self.buffered.push(json(&env));
+                    } else if self.apply_status(now, seq, status, None) {
+                        self.maybe_live(now);
+                    }
                 }
             }
             Input::LoadSnapshot(text) => match serde_json::from_str::<Snapshot>(text) {
@@ -815,19 +841,89 @@ impl Link {
     /// the original `onSessionStatus`: a live `working` on a `todo` task.
     /// False if the event showed a gap and the link was dropped to resume.
     fn apply(&mut self, now: Millis, env: Envelope, text: Option<&str>) -> bool {
-        if env.seq <= self.replica.seq() {
-            return true;
+        if let Event::TaskSessionStatus(p) = &env.event {
+            return self.apply_status(now, env.seq, p.as_ref(), text);
+        }
+        if let Err(applied) = self.admit(now, env.seq) {
+            return applied;
+        }
+        let ty = env.event.type_name();
+        let emitted = self
+            .emit_events
+            .then(|| text.map_or_else(|| json(&env), str::to_owned));
+        if let Some(change) = self.replica.apply_change(env) {
+            self.applied += 1;
+            self.plain_candidate = Some(change);
+        }
+        if let Some(text) = emitted {
+            self.actions.push_back(Action::Event { ty, text });
+        }
+        self.after_replica_change(now);
+        true
+    }
+
+    /// `apply` of a `task:session_status`, borrowed (`text`: its frame, if
+    /// the caller has it, for `on()` listeners).
+    fn apply_status(
+        &mut self,
+        now: Millis,
+        seq: u64,
+        p: StatusRef<'_>,
+        text: Option<&str>,
+    ) -> bool {
+        if let Err(applied) = self.admit(now, seq) {
+            return applied;
+        }
+        // (a progress patch builds on the previous copy: that must have been the server's too)
+        let overlaid = self.view.overlaid(p.task_id);
+        if self.emit_events {
+            let text = text.map_or_else(
+                || {
+                    json(&Envelope {
+                        event: Event::TaskSessionStatus(p.to_payload()),
+                        seq,
+                    })
+                },
+                str::to_owned,
+            );
+            self.actions.push_back(Action::Event {
+                ty: "task:session_status",
+                text,
+            });
+        }
+        if let Some(change) = self.replica.apply_status(seq, p) {
+            self.applied += 1;
+            self.plain_candidate = (!overlaid).then_some(change);
+        }
+        if p.status == SessionStatus::Working
+            && self
+                .replica
+                .task(p.task_id)
+                .is_some_and(|t| t.status == TaskStatus::Todo)
+        {
+            self.schedule_auto(now, p.task_id);
+        }
+        self.after_replica_change(now);
+        true
+    }
+
+    /// Whether an event with this `seq` is to be applied: `Ok`, or `Err`
+    /// with what `apply` answers (true: an old one, skipped; false: a gap
+    /// on this connection, which was dropped to resume).
+    fn admit(&mut self, now: Millis, seq: u64) -> Result<(), bool> {
+        if seq <= self.replica.seq() {
+            return Err(true);
         }
         // A connection starts with its hello and then carries every event in
         // order, or is closed; anything else means this stream is broken:
         // resume from the last event we hold. (On the caller's own
         // transport the caller decides; we only say so.)
         // (a scoped stream skips other projects' seqs on purpose)
-        let gap = self.opts.project_id.is_none() && env.seq > self.replica.seq() + 1;
+        let gap = self.opts.project_id.is_none() && seq > self.replica.seq() + 1;
         if self.conn.is_some() && (gap || !self.hello) {
             self.report(&format!(
                 "event {} came {}; resuming from {}",
-                env.seq,
+                seq,
                 if self.hello {
                     "after a gap"
                 } else {
@@ -836,46 +932,16 @@ impl Link {
                 self.replica.seq()
             ));
             self.link_lost(now);
-            return false;
+            return Err(false);
         }
         if gap && self.hello {
             self.report(&format!(
                 "events {}..{} are missing from the stream",
                 self.replica.seq() + 1,
-                env.seq - 1
+                seq - 1
             ));
         }
-        let ty = env.event.type_name();
-        let trigger = match &env.event {
-            Event::TaskSessionStatus(p) if p.status == SessionStatus::Working => {
-                Some(p.task_id.clone())
-            }
-            _ => None,
-        };
-        // (a progress patch builds on the previous copy: that must have been the server's too)
-        let overlaid =
-            matches!(&env.event, Event::TaskSessionStatus(p) if self.view.overlaid(&p.task_id));
-        let emitted = self
-            .emit_events
-            .then(|| text.map_or_else(|| json(&env), str::to_owned));
-        if let Some(change) = self.replica.apply_change(env) {
-            self.applied += 1;
-            self.plain_candidate =
-                (!overlaid || !matches!(change, Plain::Progress { .. })).then_some(change);
-        }
-        if let Some(text) = emitted {
-            self.actions.push_back(Action::Event { ty, text });
-        }
-        if let Some(task_id) = trigger
-            && self
-                .replica
-                .task(&task_id)
-                .is_some_and(|t| t.status == TaskStatus::Todo)
-        {
-            self.schedule_auto(now, &task_id);
-        }
-        self.after_replica_change(now);
-        true
+        Ok(())
     }
 
     fn snapshot_loaded(&mut self, now: Millis, snap: Snapshot) {

@@ -687,54 +687,55 @@ fn one_plain_change_per_frame_is_named_and_taken_off_the_changes_list() {
 
 /// An event the caller decoded itself is the same input as its frame's text:
 /// on the socket, on the caller's own transport, while catching up (it is
-/// buffered) and for `on()` listeners (its text is made).
+/// buffered) and for `on()` listeners (its text is made) — owned
+/// (`Input::Event`) or borrowed (`Input::Status`).
 #[test]
 fn an_event_passed_decoded_is_handled_as_its_text() {
+    decoded_is_text(false);
+}
+
+#[test]
+fn a_status_passed_borrowed_is_handled_as_its_text() {
+    decoded_is_text(true);
+}
+
+fn decoded_is_text(borrowed: bool) {
     let decoded = |seq: u64, version: u64| {
         serde_json::from_str::<Envelope>(&status_frame(seq, "a", "blocked", version)).unwrap()
     };
+    let pass = |l: &mut Link, now: Millis, conn: Option<ConnId>, seq: u64, version: u64| {
+        let env = decoded(seq, version);
+        match (&env.event, borrowed) {
+            (Event::TaskSessionStatus(p), true) => l.handle(
+                now,
+                Input::Status {
+                    conn,
+                    seq,
+                    status: p.as_ref(),
+                },
+            ),
+            _ => l.handle(now, Input::Event { conn, env }),
+        }
+    };
+
     let (mut by_text, mut by_event) = (link(false), link(false));
     let c1 = live(&mut by_text, 0, 1, vec![task("a", 1)]);
     let c2 = live(&mut by_event, 0, 1, vec![task("a", 1)]);
     drain(&mut by_text);
     drain(&mut by_event);
     frame(&mut by_text, 1, c1, &status_frame(2, "a", "blocked", 2));
-    by_event.handle(
-        1,
-        Input::Event {
-            conn: Some(c2),
-            env: decoded(2, 2),
-        },
-    );
+    pass(&mut by_event, 1, Some(c2), 2, 2);
     // a replay, and an event on a socket that is not the current one: ignored alike
     frame(&mut by_text, 2, c1, &status_frame(2, "a", "blocked", 2));
-    by_event.handle(
-        2,
-        Input::Event {
-            conn: Some(c2),
-            env: decoded(2, 2),
-        },
-    );
-    by_event.handle(
-        2,
-        Input::Event {
-            conn: Some(c2 + 7),
-            env: decoded(3, 3),
-        },
-    );
+    pass(&mut by_event, 2, Some(c2), 2, 2);
+    pass(&mut by_event, 2, Some(c2 + 7), 3, 3);
     assert_eq!(by_text.task("a"), by_event.task("a"));
     assert_eq!(by_event.seq(), 2);
     assert_eq!(drain(&mut by_text), drain(&mut by_event));
 
     // listeners get the event's text, made from the decoded event
     by_event.set_emit_events(true);
-    by_event.handle(
-        3,
-        Input::Event {
-            conn: Some(c2),
-            env: decoded(3, 3),
-        },
-    );
+    pass(&mut by_event, 3, Some(c2), 3, 3);
     let texts: Vec<String> = drain(&mut by_event)
         .into_iter()
         .filter_map(|a| match a {
@@ -760,13 +761,7 @@ fn an_event_passed_decoded_is_handled_as_its_text() {
     let (c3, _) = opened(&drain(&mut by_event)).expect("reconnects");
     frame(&mut by_event, 10_001, c3, &hello(3, false));
     let snap = requests(&drain(&mut by_event));
-    by_event.handle(
-        10_002,
-        Input::Event {
-            conn: Some(c3),
-            env: decoded(4, 4),
-        },
-    );
+    pass(&mut by_event, 10_002, Some(c3), 4, 4);
     let mut fresh = task("a", 3);
     fresh.set_progress("s1", crate::model::SessionStatus::Blocked, None, "t3");
     by_event.handle(

@@ -279,7 +279,7 @@ impl WriteCmd {
                 ..
             } => {
                 if let Some(t) = task {
-                    t.set_progress(session_id, *status, notes.clone(), now);
+                    t.set_progress(session_id, *status, notes.as_deref(), now);
                 }
             }
             _ => {}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::event::SessionStatusPayload;
 use crate::frame::{Frame, parse_frame};
 use crate::model::{SessionLifecycle, SpawnSource};
 

@@ -5,7 +5,7 @@
 //! here decides or does I/O; text crosses the boundary as JSON, which
 //! V8's `JSON.parse` turns into objects fastest.
 
-use crate::event::{Envelope, Event, SessionStatusPayload};
+use crate::event::StatusRef;
 use crate::link::{Action, Input, Link, Millis, Options, Plain, Resync, WriteCmd, json};
 use crate::model::SessionStatus;
 use serde::Deserialize;
@@ -92,6 +92,44 @@ fn if_changed<'a>(
     Some(last.clone())
 }
 
+/// The `task:session_status` that `statusIn()` describes, borrowed from the
+/// inbox, if its parts are valid.
+fn status_of(
+    inbox: &[u8],
+    seq: f64,
+    version: f64,
+    [task_len, session_len, status_len, at_len]: [usize; 4],
+    notes_len: i32,
+) -> Option<(u64, StatusRef<'_>)> {
+    let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 9.0e15).then_some(x as u64);
+    let (seq, version) = (whole(seq)?, whole(version)?);
+    let mut rest = inbox;
+    let mut take = |len: usize| -> Option<&str> {
+        let (head, tail) = rest.split_at_checked(len)?;
+        rest = tail;
+        std::str::from_utf8(head).ok()
+    };
+    let task_id = take(task_len)?;
+    let session_id = take(session_len)?;
+    let status = SessionStatus::parse(take(status_len)?)?;
+    let notes = match usize::try_from(notes_len) {
+        Ok(len) => Some(take(len)?),
+        Err(_) => None,
+    };
+    let last_updated = take(at_len)?;
+    Some((
+        seq,
+        StatusRef {
+            task_id,
+            session_id,
+            status,
+            notes,
+            last_updated,
+            version,
+        },
+    ))
+}
+
 fn at(now: f64) -> Millis {
     now as Millis
 }
@@ -157,43 +195,6 @@ impl Engine {
     fn input(&mut self, now: f64, input: Input<'_>) -> u32 {
         self.link.handle(at(now), input);
         self.pending()
-    }
-
-    /// The event `statusIn()` describes, if its parts are valid.
-    fn status_from_inbox(
-        &self,
-        seq: f64,
-        version: f64,
-        [task_len, session_len, status_len, at_len]: [usize; 4],
-        notes_len: i32,
-    ) -> Option<Envelope> {
-        let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 9.0e15).then_some(x as u64);
-        let (seq, version) = (whole(seq)?, whole(version)?);
-        let mut rest = self.inbox.as_slice();
-        let mut take = |len: usize| -> Option<String> {
-            let (head, tail) = rest.split_at_checked(len)?;
-            rest = tail;
-            std::str::from_utf8(head).ok().map(str::to_owned)
-        };
-        let task_id = take(task_len)?;
-        let session_id = take(session_len)?;
-        let status = SessionStatus::parse(&take(status_len)?)?;
-        let notes = match usize::try_from(notes_len) {
-            Ok(len) => Some(take(len)?),
-            Err(_) => None,
-        };
-        let last_updated = take(at_len)?;
-        Some(Envelope {
-            event: Event::TaskSessionStatus(SessionStatusPayload {
-                task_id,
-                session_id,
-                status,
-                notes,
-                last_updated,
-                version,
-            }),
-            seq,
-        })
     }
 
     fn with_inbox(&mut self, now: f64, len: usize, input: impl FnOnce(&str) -> Input<'_>) -> u32 {
@@ -300,16 +301,14 @@ impl Engine {
         notes_len: i32,
         at_len: usize,
     ) -> u32 {
-        let Some(env) = self.status_from_inbox(
-            seq,
-            version,
-            [task_len, session_len, status_len, at_len],
-            notes_len,
-        ) else {
+        let parts = [task_len, session_len, status_len, at_len];
+        let Some((seq, status)) = status_of(&self.inbox, seq, version, parts, notes_len) else {
             return SEND_TEXT;
         };
         let conn = (conn >= 0.0).then_some(conn as u64);
-        self.input(now, Input::Event { conn, env })
+        self.link
+            .handle(at(now), Input::Status { conn, seq, status });
+        self.pending()
     }
 
     /// `answer()` for a body of `len` bytes of UTF-8 written into the inbox

@@ -116,7 +116,7 @@ pub(super) fn progress_change(
 ) {
     let task = state.tasks.get_mut(task_id).expect("task checked");
     let mut next = (**task).clone();
-    next.set_progress(session_id, status, notes, now);
+    next.set_progress(session_id, status, notes.as_deref(), now);
     next.bump(now.to_owned());
     out.events.push(session_status_event(&next, session_id));
     *task = Arc::new(next);
