@@ -104,6 +104,10 @@ function run(seed, steps) {
         `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"completed","notes":"ünï","lastUpdated":"2026-11-30T00:03:07Z","version":${v}},"seq":${n}}`,
         `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"completed","lastUpdated":"2026-11-30T00:03:08Z","version":${v}},"seq":-${n}}`,
         `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"failed","lastUpdated":"2026-11-30T00:03:09Z"},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"failed","lastUpdated":"2026-11-30T00:03:10Z","version":0${v}},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"failed","lastUpdated":"2026-11-30T00:03:11Z","version":${v}},"seq":0${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"failed","notes":"raw\ttab","lastUpdated":"2026-11-30T00:03:12Z","version":${v}},"seq":${n}}`,
+        `{"type":"task:session_status","payload":{"taskId":"${t}","sessionId":"${s}","status":"working","notes":"","lastUpdated":"2026-11-30T00:03:13Z","version":${v}},"seq":${n}}`,
       ];
       feed(r.pick(near));
       seq = n;

@@ -103,6 +103,20 @@ fn status_of(
 ) -> Option<(u64, StatusRef<'_>)> {
     let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 9.0e15).then_some(x as u64);
     let (seq, version) = (whole(seq)?, whole(version)?);
+    // (a control character is not valid in a JSON string: such a frame goes
+    // as its text, which the engine refuses as malformed)
+    let total = [
+        task_len,
+        session_len,
+        status_len,
+        at_len,
+        usize::try_from(notes_len).unwrap_or(0),
+    ]
+    .iter()
+    .sum::<usize>();
+    if inbox.get(..total)?.iter().any(|&b| b < 0x20) {
+        return None;
+    }
     let mut rest = inbox;
     let mut take = |len: usize| -> Option<&str> {
         let (head, tail) = rest.split_at_checked(len)?;

@@ -13,9 +13,9 @@ const SEND_TEXT = 2 ** 31;
 
 const STATUS_HEAD = '{"type":"task:session_status","payload":{"taskId":"';
 
-/** The digits from `at` up to `end` (exclusive) as a number, or -1. */
+/** The digits from `at` up to `end` (exclusive) as a number, or -1 (also for a leading zero, which JSON refuses). */
 function digitsAt(text, at, end) {
-  if (end <= at || end - at > 15) return -1;
+  if (end <= at || end - at > 15 || (end - at > 1 && text.charCodeAt(at) === 48)) return -1;
   let n = 0;
   for (let i = at; i < end; i++) {
     const d = text.charCodeAt(i) - 48;
