@@ -12,6 +12,8 @@ const encoder = new TextEncoder();
 const SEND_TEXT = 2 ** 31;
 
 const STATUS_HEAD = '{"type":"task:session_status","payload":{"taskId":"';
+/** Where `statusFrame` found the five strings of the frame it read last: start and end of each (notes' start 2^32-1 for none). */
+const SPANS = new Uint32Array(10);
 
 /** The digits from `at` up to `end` (exclusive) as a number, or -1 (also for a leading zero, which JSON refuses). */
 function digitsAt(text, at, end) {
@@ -40,20 +42,31 @@ function statusFrame(text) {
   let at = STATUS_HEAD.length;
   let end = text.indexOf('"', at);
   const taskId = text.slice(at, end);
+  SPANS[0] = at;
+  SPANS[1] = end;
   if ((at = after(text, end, ',"sessionId":"')) < 0) return null;
   end = text.indexOf('"', at);
   const sessionId = text.slice(at, end);
+  SPANS[2] = at;
+  SPANS[3] = end;
   if ((at = after(text, end, ',"status":"')) < 0) return null;
   end = text.indexOf('"', at);
   const status = text.slice(at, end);
+  SPANS[4] = at;
+  SPANS[5] = end;
+  SPANS[6] = 0xffffffff;
   let notes;
   if ((at = after(text, end, ',"notes":"')) >= 0) {
     end = text.indexOf('"', at);
     notes = text.slice(at, end);
+    SPANS[6] = at;
+    SPANS[7] = end;
   }
   if ((at = after(text, end, ',"lastUpdated":"')) < 0) return null;
   end = text.indexOf('"', at);
   const lastUpdated = text.slice(at, end);
+  SPANS[8] = at;
+  SPANS[9] = end;
   if ((at = after(text, end, ',"version":')) < 0) return null;
   end = text.indexOf('}', at);
   const version = digitsAt(text, at, end);
@@ -322,7 +335,7 @@ export class Store {
     const now = Date.now();
     // (Only a frame in the exact layout goes in parts: JSON.parse is laxer
     // than the engine about numbers, e.g. `1e1` or `2.0` as a version.)
-    let bits = status !== null && !this.#emitting ? this.#statusIn(now, conn, status) : SEND_TEXT;
+    let bits = status !== null && !this.#emitting ? this.#statusIn(now, conn, text, status) : SEND_TEXT;
     if (bits & SEND_TEXT) {
       // (A lone surrogate reaches the engine as U+FFFD: such a frame's objects
       // come from the engine, not from this parse, which would keep it. Parts
@@ -336,17 +349,17 @@ export class Store {
 
   /**
    * A `task:session_status` read by `statusFrame`, as its parts (see the
-   * engine's `statusIn`): its five strings joined and written with one
-   * `encodeInto`. Only when they are all ASCII (then bytes = UTF-16 units,
-   * so the lengths split them exactly); otherwise SEND_TEXT.
+   * engine's `statusIn`): the frame written with one `encodeInto`, and
+   * where its five strings are. Only when it is all ASCII (then bytes =
+   * UTF-16 units, so `statusFrame`'s positions are byte offsets);
+   * otherwise SEND_TEXT.
    */
-  #statusIn(now, conn, { payload: p, seq }) {
-    // (all strings and whole numbers: statusFrame read them so)
-    const notes = p.notes ?? '';
-    const joined = p.taskId + p.sessionId + p.status + notes + p.lastUpdated;
-    if (encoder.encodeInto(joined, this.#inboxOf(3 * joined.length)).written !== joined.length) return SEND_TEXT;
-    return this.#engine.statusIn(now, conn, seq, p.version,
-      p.taskId.length, p.sessionId.length, p.status.length, p.notes === undefined ? -1 : notes.length, p.lastUpdated.length);
+  #statusIn(now, conn, text, { payload: p, seq }) {
+    const len = text.length;
+    if (encoder.encodeInto(text, this.#inboxOf(3 * len)).written !== len) return SEND_TEXT;
+    const s = SPANS;
+    return this.#engine.statusIn(now, conn, seq, p.version, len,
+      s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]);
   }
 
   /** The engine's answer to an input, as bits: 1 changed, 2 actions wait, 4 the deadline moved, 8 changed ids to drop, 16–255 a plain change (see `#plain`). */

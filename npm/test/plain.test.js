@@ -9,6 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from 'tasksync';
 import { Engine } from '../pkg/tasksync.js';
+import { memory } from '../engine.js';
+
+/** Writes `text` into a bare engine's inbox; its length in bytes. */
+function inbox(engine, text) {
+  const bytes = new TextEncoder().encode(text);
+  new Uint8Array(memory().buffer, engine.inbox(bytes.length), bytes.length).set(bytes);
+  return bytes.length;
+}
 
 /** splitmix32: a small seeded generator, so a failure names its seed. */
 function rng(seed) {
@@ -42,7 +50,7 @@ function run(seed, steps) {
   let engineSessionIds = [];
   const feed = (text) => {
     store.applyMessage(text);
-    engine.message(now, text);
+    engine.messageIn(now, inbox(engine, text));
   };
   const write = (name, args, cmd) => {
     store[name](...args).catch(() => {});
@@ -68,7 +76,7 @@ function run(seed, steps) {
   feed(JSON.stringify({ type: 'sync:hello', payload: { epoch: 'e', seq: 0, resumed: false } }));
   const empty = JSON.stringify({ epoch: 'e', seq: 0, tasks: [], sessions: [] });
   store.loadSnapshot(empty);
-  engine.loadSnapshot(now, empty);
+  engine.loadSnapshotIn(now, inbox(engine, empty));
   for (let step = 0; step < steps; step++) {
     const x = r.next();
     const t = r.pick(TASKS);

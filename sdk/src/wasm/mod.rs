@@ -93,52 +93,37 @@ fn if_changed<'a>(
 }
 
 /// The `task:session_status` that `statusIn()` describes, borrowed from the
-/// inbox, if its parts are valid.
+/// frame in the inbox, if its parts are valid: each a span of bytes
+/// (start, end) of the frame, notes' start `u32::MAX` for none.
 fn status_of(
-    inbox: &[u8],
+    frame: &[u8],
     seq: f64,
     version: f64,
-    [task_len, session_len, status_len, at_len]: [usize; 4],
-    notes_len: i32,
+    [task, session, status, notes, at]: [(u32, u32); 5],
 ) -> Option<(u64, StatusRef<'_>)> {
     let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 9.0e15).then_some(x as u64);
     let (seq, version) = (whole(seq)?, whole(version)?);
-    // (a control character is not valid in a JSON string: such a frame goes
-    // as its text, which the engine refuses as malformed)
-    let total = [
-        task_len,
-        session_len,
-        status_len,
-        at_len,
-        usize::try_from(notes_len).unwrap_or(0),
-    ]
-    .iter()
-    .sum::<usize>();
-    if inbox.get(..total)?.iter().any(|&b| b < 0x20) {
-        return None;
-    }
-    let mut rest = inbox;
-    let mut take = |len: usize| -> Option<&str> {
-        let (head, tail) = rest.split_at_checked(len)?;
-        rest = tail;
-        std::str::from_utf8(head).ok()
+    let part = |(start, end): (u32, u32)| -> Option<&str> {
+        let bytes = frame.get(start as usize..end as usize)?;
+        // (a control character is not valid in a JSON string: such a frame
+        // goes as its text, which the engine refuses as malformed)
+        if bytes.iter().any(|&b| b < 0x20) {
+            return None;
+        }
+        std::str::from_utf8(bytes).ok()
     };
-    let task_id = take(task_len)?;
-    let session_id = take(session_len)?;
-    let status = SessionStatus::parse(take(status_len)?)?;
-    let notes = match usize::try_from(notes_len) {
-        Ok(len) => Some(take(len)?),
-        Err(_) => None,
+    let notes = match notes.0 {
+        u32::MAX => None,
+        _ => Some(part(notes)?),
     };
-    let last_updated = take(at_len)?;
     Some((
         seq,
         StatusRef {
-            task_id,
-            session_id,
-            status,
+            task_id: part(task)?,
+            session_id: part(session)?,
+            status: SessionStatus::parse(part(status)?)?,
             notes,
-            last_updated,
+            last_updated: part(at)?,
             version,
         },
     ))
@@ -178,7 +163,6 @@ impl Engine {
             inbox: Vec::new(),
         })
     }
-
     /// Drains the engine after an input: "changed" becomes a bit, other
     /// actions wait for `action()`. Returns the bits (see `CHANGED`).
     pub fn pending(&mut self) -> u32 {
@@ -224,28 +208,19 @@ impl Engine {
         self.inbox = inbox;
         self.pending()
     }
-
     /// The next waiting action as JSON (`{"a": kind, "v": …}`), or nothing.
     pub fn action(&mut self) -> Option<String> {
         self.held.pop_front().map(|a| json(&a))
     }
-
     /// When to call `tick()` next (ms since the Unix epoch), or -1.
     pub fn deadline(&self) -> f64 {
         self.deadline.map_or(-1.0, |t| t as f64)
     }
-
     pub fn connect(&mut self, now: f64) -> u32 {
         self.input(now, Input::Connect)
     }
-
     pub fn close(&mut self, now: f64) -> u32 {
         self.input(now, Input::Close)
-    }
-
-    pub fn frame(&mut self, now: f64, conn: f64, text: &str) -> u32 {
-        let conn = conn as u64;
-        self.input(now, Input::Frame { conn, text })
     }
 
     pub fn closed(&mut self, now: f64, conn: f64, code: u16) -> u32 {
@@ -253,54 +228,45 @@ impl Engine {
         self.input(now, Input::Closed { conn, code })
     }
 
-    pub fn answer(&mut self, now: f64, req: f64, status: u16, body: &str) -> u32 {
-        let req = req as u64;
-        self.input(now, Input::Answer { req, status, body })
-    }
-
     pub fn online(&mut self, now: f64, online: bool) -> u32 {
         self.input(now, Input::Online(online))
     }
-
     pub fn visible(&mut self, now: f64, visible: bool) -> u32 {
         self.input(now, Input::Visible(visible))
     }
-
     pub fn tick(&mut self, now: f64) -> u32 {
         self.input(now, Input::Tick)
     }
 
-    pub fn message(&mut self, now: f64, text: &str) -> u32 {
-        self.input(now, Input::Message(text))
-    }
-
     /// The address of a buffer of at least `capacity` bytes in this module's
-    /// memory, for the next `frameIn()` or `messageIn()` (valid until then).
+    /// memory, for the next input that reads it (`frameIn()`, `messageIn()`,
+    /// `statusIn()`, `answerIn()`, `loadSnapshotIn()`; valid until then).
+    /// Text crosses only so: `TextEncoder.encodeInto` into it is many times
+    /// faster than passing a string.
     pub fn inbox(&mut self, capacity: usize) -> usize {
         if self.inbox.len() < capacity {
             self.inbox.resize(capacity, 0);
         }
         self.inbox.as_mut_ptr() as usize
     }
-
-    /// `frame()` for the `len` bytes of UTF-8 written into the inbox.
+    /// A frame from socket `conn`: the `len` bytes of UTF-8 written into the inbox.
     #[wasm_bindgen(js_name = frameIn)]
     pub fn frame_in(&mut self, now: f64, conn: f64, len: usize) -> u32 {
         let conn = conn as u64;
         self.with_inbox(now, len, |text| Input::Frame { conn, text })
     }
-
-    /// `message()` for the `len` bytes of UTF-8 written into the inbox.
+    /// A frame that came by the caller's own transport (`applyMessage`): the
+    /// `len` bytes of UTF-8 written into the inbox.
     #[wasm_bindgen(js_name = messageIn)]
     pub fn message_in(&mut self, now: f64, len: usize) -> u32 {
         self.with_inbox(now, len, |text| Input::Message(text))
     }
-
-    /// A `task:session_status` frame the caller parsed itself, its strings
-    /// written one after another into the inbox (UTF-8, these byte lengths;
-    /// `notes_len` -1 for none): the same as `frameIn()`/`messageIn()` of its
-    /// text (`conn` -1 for the caller's own transport) without a second
-    /// parse. `SEND_TEXT` if the parts do not make a valid event.
+    /// A `task:session_status` frame the caller parsed itself, written into
+    /// the inbox (`len` bytes of UTF-8), with where its five strings are in
+    /// it (byte spans, end exclusive; `notes_start` 2^32-1 for none): the
+    /// same input as `frameIn()`/`messageIn()` of it (`conn` -1 for the caller's
+    /// own transport) without a parse. `SEND_TEXT` if the parts do not make
+    /// a valid event.
     #[wasm_bindgen(js_name = statusIn)]
     #[allow(clippy::too_many_arguments)]
     pub fn status_in(
@@ -309,14 +275,27 @@ impl Engine {
         conn: f64,
         seq: f64,
         version: f64,
-        task_len: usize,
-        session_len: usize,
-        status_len: usize,
-        notes_len: i32,
-        at_len: usize,
+        len: usize,
+        task_start: u32,
+        task_end: u32,
+        session_start: u32,
+        session_end: u32,
+        status_start: u32,
+        status_end: u32,
+        notes_start: u32,
+        notes_end: u32,
+        at_start: u32,
+        at_end: u32,
     ) -> u32 {
-        let parts = [task_len, session_len, status_len, at_len];
-        let Some((seq, status)) = status_of(&self.inbox, seq, version, parts, notes_len) else {
+        let frame = &self.inbox[..len.min(self.inbox.len())];
+        let spans = [
+            (task_start, task_end),
+            (session_start, session_end),
+            (status_start, status_end),
+            (notes_start, notes_end),
+            (at_start, at_end),
+        ];
+        let Some((seq, status)) = status_of(frame, seq, version, spans) else {
             return SEND_TEXT;
         };
         let conn = (conn >= 0.0).then_some(conn as u64);
@@ -324,25 +303,18 @@ impl Engine {
             .handle(at(now), Input::Status { conn, seq, status });
         self.pending()
     }
-
-    /// `answer()` for a body of `len` bytes of UTF-8 written into the inbox
-    /// (a snapshot is megabytes: `encodeInto` is many times faster than
-    /// passing the string).
+    /// The answer to request `req` (`status` 0: none came), its body the
+    /// `len` bytes of UTF-8 written into the inbox.
     #[wasm_bindgen(js_name = answerIn)]
     pub fn answer_in(&mut self, now: f64, req: f64, status: u16, len: usize) -> u32 {
         let req = req as u64;
         self.with_inbox(now, len, |body| Input::Answer { req, status, body })
     }
-
-    /// `loadSnapshot()` for the `len` bytes of UTF-8 written into the inbox.
+    /// A `GET /api/snapshot` body that came by the caller's own transport:
+    /// the `len` bytes of UTF-8 written into the inbox.
     #[wasm_bindgen(js_name = loadSnapshotIn)]
     pub fn load_snapshot_in(&mut self, now: f64, len: usize) -> u32 {
         self.with_inbox(now, len, |text| Input::LoadSnapshot(text))
-    }
-
-    #[wasm_bindgen(js_name = loadSnapshot)]
-    pub fn load_snapshot(&mut self, now: f64, text: &str) -> u32 {
-        self.input(now, Input::LoadSnapshot(text))
     }
 
     /// A write (`{"op": "createTask", …}` as JSON); its id, or why it is
@@ -351,7 +323,6 @@ impl Engine {
         let cmd: WriteCmd = serde_json::from_str(cmd).map_err(|e| e.to_string())?;
         Ok(self.link.write(at(now), cmd) as f64)
     }
-
     /// Call `pending()` after it.
     #[wasm_bindgen(js_name = restoreOutbox)]
     pub fn restore_outbox(&mut self, now: f64, text: &str) -> Result<(), String> {
@@ -362,27 +333,22 @@ impl Engine {
     pub fn set_emit_events(&mut self, on: bool) {
         self.link.set_emit_events(on);
     }
-
     pub fn state(&self) -> String {
         self.link.state().as_str().to_owned()
     }
-
     pub fn seq(&self) -> f64 {
         self.link.seq() as f64
     }
-
     /// When reconnecting: the time of the next attempt, or -1.
     #[wasm_bindgen(js_name = retryAt)]
     pub fn retry_at(&self) -> f64 {
         self.link.retry_at().map_or(-1.0, |t| t as f64)
     }
-
     /// How many snapshots have been loaded.
     #[wasm_bindgen(js_name = snapshotsLoaded)]
     pub fn snapshots_loaded(&self) -> f64 {
         self.link.snapshots_loaded() as f64
     }
-
     /// Whether every entity is shown exactly as the server's copy has it.
     #[wasm_bindgen(js_name = showsConfirmed)]
     pub fn shows_confirmed(&self) -> bool {
@@ -393,7 +359,6 @@ impl Engine {
     pub fn outbox_len(&self) -> u32 {
         self.link.outbox_len() as u32
     }
-
     /// Ids whose visible copy changed since the last call: tasks, a tab,
     /// sessions, each list one id per line (ids hold neither character).
     #[wasm_bindgen(js_name = takeChanges)]
@@ -401,16 +366,13 @@ impl Engine {
         let (tasks, sessions) = self.link.take_changes();
         format!("{}\t{}", tasks.join("\n"), sessions.join("\n"))
     }
-
     /// One task as the user sees it, as JSON.
     pub fn task(&self, id: &str) -> Option<String> {
         self.link.task(id).map(json)
     }
-
     pub fn session(&self, id: &str) -> Option<String> {
         self.link.session(id).map(json)
     }
-
     /// Ids of all tasks in list order, or nothing if they are the ones
     /// this returned last (objects come from `task()`, cached by the caller).
     #[wasm_bindgen(js_name = taskIds)]

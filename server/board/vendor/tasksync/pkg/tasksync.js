@@ -40,9 +40,8 @@ export class Engine {
         return v2;
     }
     /**
-     * `answer()` for a body of `len` bytes of UTF-8 written into the inbox
-     * (a snapshot is megabytes: `encodeInto` is many times faster than
-     * passing the string).
+     * The answer to request `req` (`status` 0: none came), its body the
+     * `len` bytes of UTF-8 written into the inbox.
      * @param {number} now
      * @param {number} req
      * @param {number} status
@@ -51,22 +50,6 @@ export class Engine {
      */
     answerIn(now, req, status, len) {
         const ret = wasm.engine_answerIn(this.__wbg_ptr, now, req, status, len);
-        return ret >>> 0;
-    }
-    /**
-     * @param {number} now
-     * @param {number} req
-     * @param {number} status
-     * @param {string} body
-     * @returns {number}
-     */
-    answer(now, req, status, body) {
-        const val2 = +now;
-        const val3 = +req;
-        const val4 = +status;
-        const ptr0 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.engine_answer(this.__wbg_ptr, val2, val3, val4, ptr0, len0);
         return ret >>> 0;
     }
     /**
@@ -104,7 +87,7 @@ export class Engine {
         return ret;
     }
     /**
-     * `frame()` for the `len` bytes of UTF-8 written into the inbox.
+     * A frame from socket `conn`: the `len` bytes of UTF-8 written into the inbox.
      * @param {number} now
      * @param {number} conn
      * @param {number} len
@@ -115,22 +98,11 @@ export class Engine {
         return ret >>> 0;
     }
     /**
-     * @param {number} now
-     * @param {number} conn
-     * @param {string} text
-     * @returns {number}
-     */
-    frame(now, conn, text) {
-        const val2 = +now;
-        const val3 = +conn;
-        const ptr0 = passStringToWasm0(text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.engine_frame(this.__wbg_ptr, val2, val3, ptr0, len0);
-        return ret >>> 0;
-    }
-    /**
      * The address of a buffer of at least `capacity` bytes in this module's
-     * memory, for the next `frameIn()` or `messageIn()` (valid until then).
+     * memory, for the next input that reads it (`frameIn()`, `messageIn()`,
+     * `statusIn()`, `answerIn()`, `loadSnapshotIn()`; valid until then).
+     * Text crosses only so: `TextEncoder.encodeInto` into it is many times
+     * faster than passing a string.
      * @param {number} capacity
      * @returns {number}
      */
@@ -139,7 +111,8 @@ export class Engine {
         return ret >>> 0;
     }
     /**
-     * `loadSnapshot()` for the `len` bytes of UTF-8 written into the inbox.
+     * A `GET /api/snapshot` body that came by the caller's own transport:
+     * the `len` bytes of UTF-8 written into the inbox.
      * @param {number} now
      * @param {number} len
      * @returns {number}
@@ -149,37 +122,14 @@ export class Engine {
         return ret >>> 0;
     }
     /**
-     * @param {number} now
-     * @param {string} text
-     * @returns {number}
-     */
-    loadSnapshot(now, text) {
-        const val2 = +now;
-        const ptr0 = passStringToWasm0(text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.engine_loadSnapshot(this.__wbg_ptr, val2, ptr0, len0);
-        return ret >>> 0;
-    }
-    /**
-     * `message()` for the `len` bytes of UTF-8 written into the inbox.
+     * A frame that came by the caller's own transport (`applyMessage`): the
+     * `len` bytes of UTF-8 written into the inbox.
      * @param {number} now
      * @param {number} len
      * @returns {number}
      */
     messageIn(now, len) {
         const ret = wasm.engine_messageIn(this.__wbg_ptr, now, len);
-        return ret >>> 0;
-    }
-    /**
-     * @param {number} now
-     * @param {string} text
-     * @returns {number}
-     */
-    message(now, text) {
-        const val2 = +now;
-        const ptr0 = passStringToWasm0(text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.engine_message(this.__wbg_ptr, val2, ptr0, len0);
         return ret >>> 0;
     }
     /**
@@ -316,24 +266,31 @@ export class Engine {
         }
     }
     /**
-     * A `task:session_status` frame the caller parsed itself, its strings
-     * written one after another into the inbox (UTF-8, these byte lengths;
-     * `notes_len` -1 for none): the same as `frameIn()`/`messageIn()` of its
-     * text (`conn` -1 for the caller's own transport) without a second
-     * parse. `SEND_TEXT` if the parts do not make a valid event.
+     * A `task:session_status` frame the caller parsed itself, written into
+     * the inbox (`len` bytes of UTF-8), with where its five strings are in
+     * it (byte spans, end exclusive; `notes_start` 2^32-1 for none): the
+     * same input as `frameIn()`/`messageIn()` of it (`conn` -1 for the caller's
+     * own transport) without a parse. `SEND_TEXT` if the parts do not make
+     * a valid event.
      * @param {number} now
      * @param {number} conn
      * @param {number} seq
      * @param {number} version
-     * @param {number} task_len
-     * @param {number} session_len
-     * @param {number} status_len
-     * @param {number} notes_len
-     * @param {number} at_len
+     * @param {number} len
+     * @param {number} task_start
+     * @param {number} task_end
+     * @param {number} session_start
+     * @param {number} session_end
+     * @param {number} status_start
+     * @param {number} status_end
+     * @param {number} notes_start
+     * @param {number} notes_end
+     * @param {number} at_start
+     * @param {number} at_end
      * @returns {number}
      */
-    statusIn(now, conn, seq, version, task_len, session_len, status_len, notes_len, at_len) {
-        const ret = wasm.engine_statusIn(this.__wbg_ptr, now, conn, seq, version, task_len, session_len, status_len, notes_len, at_len);
+    statusIn(now, conn, seq, version, len, task_start, task_end, session_start, session_end, status_start, status_end, notes_start, notes_end, at_start, at_end) {
+        const ret = wasm.engine_statusIn(this.__wbg_ptr, now, conn, seq, version, len, task_start, task_end, session_start, session_end, status_start, status_end, notes_start, notes_end, at_start, at_end);
         return ret >>> 0;
     }
     /**
