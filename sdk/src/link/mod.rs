@@ -16,8 +16,8 @@ mod tests;
 use crate::event::{Envelope, Event, StatusRef};
 use crate::frame::{Frame, parse_frame};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
-use crate::replica::Replica;
-use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, Snapshot, TaskPatch};
+use crate::replica::{Replica, SnapshotIn};
+use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, TaskPatch};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use view::View;
 pub use writes::{Answers, HttpRequest, Lifecycle, WriteCmd};
@@ -522,7 +522,7 @@ impl Link {
                     }
                 }
             }
-            Input::LoadSnapshot(text) => match serde_json::from_str::<Snapshot>(text) {
+            Input::LoadSnapshot(text) => match serde_json::from_str::<SnapshotIn>(text) {
                 Ok(snap) => {
                     self.catch_up = CatchUp::Request(ReqId::MAX);
                     self.snapshot_loaded(now, snap);
@@ -944,11 +944,11 @@ impl Link {
         Ok(())
     }
 
-    fn snapshot_loaded(&mut self, now: Millis, snap: Snapshot) {
+    fn snapshot_loaded(&mut self, now: Millis, snap: SnapshotIn) {
         if self.catch_up == CatchUp::None {
             return;
         }
-        self.replica.load_snapshot(snap);
+        self.replica.load(snap);
         self.snapshots += 1;
         self.catch_up = CatchUp::None;
         self.apply_buffered(now);
@@ -1047,7 +1047,7 @@ impl Link {
                     return;
                 }
                 match purpose {
-                    Purpose::Snapshot(_) => match serde_json::from_str::<Snapshot>(body) {
+                    Purpose::Snapshot(_) => match serde_json::from_str::<SnapshotIn>(body) {
                         Ok(snap) => self.snapshot_loaded(now, snap),
                         Err(e) => {
                             self.report(&format!("malformed snapshot: {e}"));

@@ -3,6 +3,7 @@
 //! rules is `server/tests/engine_sim.rs`.)
 
 use super::*;
+use crate::wire::Snapshot;
 
 const EPOCH: &str = "e1";
 

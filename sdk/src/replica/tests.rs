@@ -275,3 +275,42 @@ fn members_changes_only_when_an_entity_comes_or_goes() {
     ));
     assert_ne!(r.members(), m1, "a task went");
 }
+
+/// A snapshot read straight into maps (`SnapshotIn`, the engine's way) is
+/// the same replica as one read into lists first, duplicates and scope
+/// included; a malformed list is refused.
+#[test]
+fn a_snapshot_read_into_maps_equals_one_read_into_lists() {
+    let mut dup = task("a", 2);
+    dup.title = "the later one".into();
+    let mut other = task("c", 1);
+    other.project_id = Some("elsewhere".into());
+    let snap: Snapshot = Snapshot {
+        epoch: "e".into(),
+        seq: 9,
+        tasks: vec![task("a", 1), task("b", 1), dup, other],
+        sessions: vec![],
+    };
+    let text = serde_json::to_string(&snap).unwrap();
+    for scope in [None, Some("elsewhere".to_owned())] {
+        let (mut lists, mut maps) = (Replica::new(), Replica::new());
+        lists.set_scope(scope.clone());
+        maps.set_scope(scope.clone());
+        lists.load_snapshot(serde_json::from_str(&text).unwrap());
+        maps.load(serde_json::from_str(&text).unwrap());
+        assert_eq!(lists.tasks(), maps.tasks(), "scope {scope:?}");
+        assert_eq!((lists.seq(), lists.epoch()), (maps.seq(), maps.epoch()));
+        assert_eq!(lists.take_changes(), maps.take_changes());
+    }
+    let mut maps = Replica::new();
+    maps.load(serde_json::from_str(&text).unwrap());
+    assert_eq!(maps.task("a").unwrap().title, "the later one");
+    assert_eq!(maps.tasks().len(), 3);
+    for bad in [
+        r#"{"epoch":"e","seq":1,"tasks":{},"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[{"id":"x"}],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[1]}"#,
+    ] {
+        assert!(serde_json::from_str::<SnapshotIn>(bad).is_err(), "{bad}");
+    }
+}
