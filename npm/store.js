@@ -214,10 +214,10 @@ class Objects {
     this.#at = null;
   }
 
-  /** A copy of the list; `ids`: the engine's new order, if it changed. */
+  /** A copy of the list; `ids`: the engine's new order (one id per line), if it changed. */
   list(ids) {
     if (ids !== undefined) {
-      this.#ids = ids;
+      this.#ids = ids === '' ? [] : ids.split('\n');
       this.#at = null;
     }
     if (this.#at === null) {
@@ -559,7 +559,9 @@ export class Store {
       return;
     }
     if (snap?.seq !== this.#engine.seq() || !Array.isArray(snap.tasks) || !Array.isArray(snap.sessions)) return;
-    this.#dropChanged();
+    // (every object is made again: the engine need not list what changed)
+    this.#dirty = false;
+    this.#engine.forgetChanges();
     this.#tasks.reset(snap.tasks.map((t) => [t.id, t]));
     this.#sessions.reset(snap.sessions.map((x) => [x.id, x]));
     this.#snapshot = null;

@@ -137,8 +137,9 @@ function run(seed, steps) {
         assert.deepEqual(store.getTask(id), mine === undefined ? undefined : JSON.parse(mine), `seed ${seed}, step ${step}: task ${id}`);
       }
       // the lists too (the Store patches its list in place as objects change)
-      engineTaskIds = engine.taskIds() ?? engineTaskIds;
-      engineSessionIds = engine.sessionIds() ?? engineSessionIds;
+      const lines = (text) => (text === undefined ? undefined : text === '' ? [] : text.split('\n'));
+      engineTaskIds = lines(engine.taskIds()) ?? engineTaskIds;
+      engineSessionIds = lines(engine.sessionIds()) ?? engineSessionIds;
       assert.deepEqual(store.getTasks(), engineTaskIds.map((id) => JSON.parse(engine.task(id))), `seed ${seed}, step ${step}: getTasks()`);
       assert.deepEqual(store.getSessions(), engineSessionIds.map((id) => JSON.parse(engine.session(id))), `seed ${seed}, step ${step}: getSessions()`);
       for (const id of SESSIONS) {

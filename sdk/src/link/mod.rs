@@ -406,6 +406,13 @@ impl Link {
         self.view.take_changes()
     }
 
+    /// Forgets which entities changed, for a caller about to make every
+    /// object again (after it adopted a snapshot): `take_changes()` would
+    /// list them all.
+    pub fn forget_changes(&mut self) {
+        self.view.clear_changes();
+    }
+
     /// What the last input changed, if it was one plain change (see `Plain`).
     /// Taking it also takes that entity off the `take_changes()` list: the
     /// caller builds the new object itself.

@@ -32,8 +32,8 @@ pub struct Engine {
     /// The deadline last reported.
     deadline: Option<Millis>,
     /// The task ids last handed out by `taskIds()`, to answer "unchanged".
-    task_ids: Vec<String>,
-    session_ids: Vec<String>,
+    task_ids: String,
+    session_ids: String,
     /// `Link::members()` when each list was last handed out.
     task_members: Option<u64>,
     session_members: Option<u64>,
@@ -79,16 +79,21 @@ fn plain_bits(p: Plain) -> u32 {
     kind << PLAIN_SHIFT | rest
 }
 
-/// `ids` if they differ from `last` (which then becomes them), else nothing.
-fn if_changed<'a>(
-    last: &mut Vec<String>,
-    ids: impl Iterator<Item = &'a str>,
-) -> Option<Vec<String>> {
-    let ids: Vec<&str> = ids.collect();
-    if ids.len() == last.len() && ids.iter().zip(last.iter()).all(|(a, b)| a == b) {
+/// `ids`, one per line, if they differ from `last` (which then becomes
+/// them), else nothing. (One string crosses faster than a list of them;
+/// ids hold no line break.)
+fn if_changed<'a>(last: &mut String, ids: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut joined = String::with_capacity(last.len());
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            joined.push('\n');
+        }
+        joined.push_str(id);
+    }
+    if joined == *last {
         return None;
     }
-    *last = ids.into_iter().map(str::to_owned).collect();
+    *last = joined;
     Some(last.clone())
 }
 
@@ -156,8 +161,8 @@ impl Engine {
             link,
             held: VecDeque::new(),
             deadline: None,
-            task_ids: Vec::new(),
-            session_ids: Vec::new(),
+            task_ids: String::new(),
+            session_ids: String::new(),
             task_members: None,
             session_members: None,
             inbox: Vec::new(),
@@ -366,6 +371,12 @@ impl Engine {
         let (tasks, sessions) = self.link.take_changes();
         format!("{}\t{}", tasks.join("\n"), sessions.join("\n"))
     }
+    /// Forgets which entities changed (the caller makes every object again).
+    #[wasm_bindgen(js_name = forgetChanges)]
+    pub fn forget_changes(&mut self) {
+        self.link.forget_changes();
+    }
+
     /// One task as the user sees it, as JSON.
     pub fn task(&self, id: &str) -> Option<String> {
         self.link.task(id).map(json)
@@ -373,10 +384,11 @@ impl Engine {
     pub fn session(&self, id: &str) -> Option<String> {
         self.link.session(id).map(json)
     }
-    /// Ids of all tasks in list order, or nothing if they are the ones
-    /// this returned last (objects come from `task()`, cached by the caller).
+    /// Ids of all tasks in list order, one per line, or nothing if they are
+    /// the ones this returned last (objects come from `task()`, cached by
+    /// the caller).
     #[wasm_bindgen(js_name = taskIds)]
-    pub fn task_ids(&mut self) -> Option<Vec<String>> {
+    pub fn task_ids(&mut self) -> Option<String> {
         // nothing came or went: the same list, without sorting it again
         let members = self.link.members();
         if self.task_members.replace(members) == Some(members) {
@@ -389,7 +401,7 @@ impl Engine {
     }
 
     #[wasm_bindgen(js_name = sessionIds)]
-    pub fn session_ids(&mut self) -> Option<Vec<String>> {
+    pub fn session_ids(&mut self) -> Option<String> {
         let members = self.link.members();
         if self.session_members.replace(members) == Some(members) {
             return None;

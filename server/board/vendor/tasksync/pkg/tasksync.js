@@ -87,6 +87,12 @@ export class Engine {
         return ret;
     }
     /**
+     * Forgets which entities changed (the caller makes every object again).
+     */
+    forgetChanges() {
+        wasm.engine_forgetChanges(this.__wbg_ptr);
+    }
+    /**
      * A frame from socket `conn`: the `len` bytes of UTF-8 written into the inbox.
      * @param {number} now
      * @param {number} conn
@@ -202,14 +208,14 @@ export class Engine {
         return ret;
     }
     /**
-     * @returns {string[] | undefined}
+     * @returns {string | undefined}
      */
     sessionIds() {
         const ret = wasm.engine_sessionIds(this.__wbg_ptr);
         let v1;
         if (ret[0] !== 0) {
-            v1 = getArrayJsValueFromWasm0(ret[0], ret[1]);
-            wasm.__wbindgen_free(ret[0], ret[1] * 4, 4);
+            v1 = getStringFromWasm0(ret[0], ret[1]);
+            wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
         }
         return v1;
     }
@@ -311,16 +317,17 @@ export class Engine {
         }
     }
     /**
-     * Ids of all tasks in list order, or nothing if they are the ones
-     * this returned last (objects come from `task()`, cached by the caller).
-     * @returns {string[] | undefined}
+     * Ids of all tasks in list order, one per line, or nothing if they are
+     * the ones this returned last (objects come from `task()`, cached by
+     * the caller).
+     * @returns {string | undefined}
      */
     taskIds() {
         const ret = wasm.engine_taskIds(this.__wbg_ptr);
         let v1;
         if (ret[0] !== 0) {
-            v1 = getArrayJsValueFromWasm0(ret[0], ret[1]);
-            wasm.__wbindgen_free(ret[0], ret[1] * 4, 4);
+            v1 = getStringFromWasm0(ret[0], ret[1]);
+            wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
         }
         return v1;
     }
