@@ -23,6 +23,9 @@ fn new_link() -> Link {
 }
 
 fn main() {
+    if let Some(snapshot) = std::env::args().nth(2) {
+        return snapshot_cost(&snapshot);
+    }
     let path = std::env::args().nth(1).expect("a stream.jsonl");
     let text = std::fs::read_to_string(path).expect("readable");
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
@@ -80,6 +83,33 @@ fn main() {
         let status = status.as_nanos() as f64 / f64::from(count);
         println!(
             "{n} frames: parse {parse:.0} ns, engine (parse included) {all:.0} ns per frame; a status event passed borrowed {status:.0} ns"
+        );
+    }
+}
+
+/// With a second argument (a `GET /api/snapshot` body, e.g. the one
+/// `npm/bench/sdk.js` writes): its parse alone, and the whole load.
+fn snapshot_cost(path: &str) {
+    let text = std::fs::read_to_string(path).expect("readable");
+    for _ in 0..5 {
+        let t = Instant::now();
+        let snap: tasksync_sdk::replica::SnapshotIn =
+            serde_json::from_str(&text).expect("a snapshot");
+        let parse = t.elapsed();
+        drop(snap);
+        let mut link = new_link();
+        let t = Instant::now();
+        link.handle(0, Input::LoadSnapshot(&text));
+        let load = t.elapsed();
+        let t = Instant::now();
+        let n = link.tasks().len();
+        let list = t.elapsed();
+        let t = Instant::now();
+        let (changed, _) = link.take_changes();
+        let take = t.elapsed();
+        println!(
+            "{n} tasks: parse {parse:.1?}, load (parse included) {load:.1?}, tasks() {list:.1?}, take_changes() {take:.1?} ({} ids)",
+            changed.len()
         );
     }
 }
