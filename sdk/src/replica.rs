@@ -4,9 +4,8 @@
 //! client's pending writes on top. Also the auto-transition's state rule.
 
 use crate::event::{Envelope, Event, StatusRef};
-use crate::model::copy_into;
-use crate::model::{Session, SessionStatus, Task, TaskStatus};
-use crate::wire::sort_listed;
+use crate::model::{Session, SessionStatus, Task, TaskStatus, copy_into};
+use crate::wire::{Listed, sort_listed};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 pub use crate::wire::Snapshot;
@@ -58,28 +57,12 @@ pub type IdSet = FxHashSet<String>;
 /// Entities by id, each in its own box.
 pub type ById<T> = HashMap<String, Box<T>>;
 
-/// What has an id.
-pub trait HasId {
-    fn id(&self) -> &str;
+/// (the list key ends with the id)
+fn key_of<T: Listed>(t: &T) -> String {
+    t.list_key().1.to_owned()
 }
 
-impl HasId for Task {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl HasId for Session {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-fn key_of<T: HasId>(t: &T) -> String {
-    t.id().to_owned()
-}
-
-fn by_id<T: HasId>(items: Vec<T>) -> Keyed<T> {
+fn by_id<T: Listed>(items: Vec<T>) -> Keyed<T> {
     Keyed(
         items
             .into_iter()
@@ -93,10 +76,10 @@ fn by_id<T: HasId>(items: Vec<T>) -> Keyed<T> {
 #[derive(Debug)]
 pub struct Keyed<T>(pub ById<T>);
 
-impl<'de, T: serde::Deserialize<'de> + HasId> serde::Deserialize<'de> for Keyed<T> {
+impl<'de, T: serde::Deserialize<'de> + Listed> serde::Deserialize<'de> for Keyed<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Each<T>(std::marker::PhantomData<T>);
-        impl<'de, T: serde::Deserialize<'de> + HasId> serde::de::Visitor<'de> for Each<T> {
+        impl<'de, T: serde::Deserialize<'de> + Listed> serde::de::Visitor<'de> for Each<T> {
             type Value = Keyed<T>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an array")

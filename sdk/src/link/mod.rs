@@ -844,9 +844,8 @@ impl Link {
         self.catch_up = CatchUp::Request(req);
     }
 
-    /// Applies one event; the auto-transition trigger is event-based, as
-    /// the original `onSessionStatus`: a live `working` on a `todo` task.
-    /// False if the event showed a gap and the link was dropped to resume.
+    /// Applies one event (a status event by `apply_status`). False if the
+    /// event showed a gap and the link was dropped to resume.
     fn apply(&mut self, now: Millis, env: Envelope, text: Option<&str>) -> bool {
         if let Event::TaskSessionStatus(p) = &env.event {
             return self.apply_status(now, env.seq, p.as_ref(), text);
@@ -870,7 +869,9 @@ impl Link {
     }
 
     /// `apply` of a `task:session_status`, borrowed (`text`: its frame, if
-    /// the caller has it, for `on()` listeners).
+    /// the caller has it, for `on()` listeners). The auto-transition trigger
+    /// is here, event-based as the original `onSessionStatus`: a live
+    /// `working` on a `todo` task.
     fn apply_status(
         &mut self,
         now: Millis,
