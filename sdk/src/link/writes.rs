@@ -21,8 +21,17 @@ pub enum Lifecycle {
 
 /// One write, as the store's API offers it (JSON: `{"op": "queueTask",
 /// "taskId": …}`, the Store method's name and its arguments).
+///
+/// (Read through `WriteWire`, one flat struct, rather than serde's
+/// internally tagged enum, which buffers every write as `Content` first:
+/// that reader alone was 41 KB of the WebAssembly build.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "op",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    try_from = "WriteWire"
+)]
 pub enum WriteCmd {
     CreateTask {
         task: NewTask,
@@ -59,6 +68,87 @@ pub enum WriteCmd {
     DeleteSession {
         id: String,
     },
+}
+
+/// The `op` of a write.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Op {
+    CreateTask,
+    UpdateTask,
+    DeleteTask,
+    QueueTask,
+    RemoveSession,
+    SetSessionStatus,
+    CreateSession,
+    Lifecycle,
+    DeleteSession,
+}
+
+/// A write as JSON: its `op` and every field any write has; `WriteCmd`
+/// takes the ones its `op` needs (others are ignored, as serde ignores
+/// unknown fields).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WriteWire {
+    op: Op,
+    task: Option<NewTask>,
+    session: Option<NewSession>,
+    id: Option<String>,
+    patch: Option<TaskPatch>,
+    if_match: Option<u64>,
+    task_id: Option<String>,
+    session_id: Option<String>,
+    status: Option<SessionStatus>,
+    notes: Option<String>,
+    action: Option<Lifecycle>,
+}
+
+impl TryFrom<WriteWire> for WriteCmd {
+    type Error = String;
+
+    fn try_from(w: WriteWire) -> Result<WriteCmd, String> {
+        fn need<T>(v: Option<T>, name: &str) -> Result<T, String> {
+            v.ok_or_else(|| format!("missing field `{name}`"))
+        }
+        Ok(match w.op {
+            Op::CreateTask => WriteCmd::CreateTask {
+                task: need(w.task, "task")?,
+            },
+            Op::UpdateTask => WriteCmd::UpdateTask {
+                id: need(w.id, "id")?,
+                patch: need(w.patch, "patch")?,
+                if_match: w.if_match,
+            },
+            Op::DeleteTask => WriteCmd::DeleteTask {
+                id: need(w.id, "id")?,
+            },
+            Op::QueueTask => WriteCmd::QueueTask {
+                task_id: need(w.task_id, "taskId")?,
+                session_id: need(w.session_id, "sessionId")?,
+            },
+            Op::RemoveSession => WriteCmd::RemoveSession {
+                task_id: need(w.task_id, "taskId")?,
+                session_id: need(w.session_id, "sessionId")?,
+            },
+            Op::SetSessionStatus => WriteCmd::SetSessionStatus {
+                task_id: need(w.task_id, "taskId")?,
+                session_id: need(w.session_id, "sessionId")?,
+                status: need(w.status, "status")?,
+                notes: w.notes,
+            },
+            Op::CreateSession => WriteCmd::CreateSession {
+                session: need(w.session, "session")?,
+            },
+            Op::Lifecycle => WriteCmd::Lifecycle {
+                id: need(w.id, "id")?,
+                action: need(w.action, "action")?,
+            },
+            Op::DeleteSession => WriteCmd::DeleteSession {
+                id: need(w.id, "id")?,
+            },
+        })
+    }
 }
 
 /// What the server answers a write with.
@@ -407,5 +497,80 @@ mod tests {
         ];
         let text = serde_json::to_string(&cmds).unwrap();
         assert_eq!(serde_json::from_str::<Vec<WriteCmd>>(&text).unwrap(), cmds);
+    }
+
+    #[test]
+    fn every_write_reads_back_as_written_and_bad_ones_say_why() {
+        let cmds = vec![
+            WriteCmd::CreateTask {
+                task: NewTask {
+                    id: Some("t".into()),
+                    title: "T".into(),
+                    ..NewTask::default()
+                },
+            },
+            WriteCmd::UpdateTask {
+                id: "t".into(),
+                patch: TaskPatch::status(TaskStatus::Inprogress),
+                if_match: None,
+            },
+            WriteCmd::DeleteTask { id: "t".into() },
+            WriteCmd::QueueTask {
+                task_id: "t".into(),
+                session_id: "s".into(),
+            },
+            WriteCmd::RemoveSession {
+                task_id: "t".into(),
+                session_id: "s".into(),
+            },
+            WriteCmd::SetSessionStatus {
+                task_id: "t".into(),
+                session_id: "s".into(),
+                status: SessionStatus::Blocked,
+                notes: Some("need a key".into()),
+            },
+            WriteCmd::SetSessionStatus {
+                task_id: "t".into(),
+                session_id: "s".into(),
+                status: SessionStatus::Working,
+                notes: None,
+            },
+            WriteCmd::CreateSession {
+                session: NewSession::default(),
+            },
+            WriteCmd::Lifecycle {
+                id: "s".into(),
+                action: Lifecycle::Restart,
+            },
+            WriteCmd::DeleteSession { id: "s".into() },
+        ];
+        for cmd in cmds {
+            let text = serde_json::to_string(&cmd).unwrap();
+            assert_eq!(
+                serde_json::from_str::<WriteCmd>(&text).unwrap(),
+                cmd,
+                "{text}"
+            );
+        }
+        // The Store's own shape: nulls for absent optionals.
+        let w: WriteCmd = serde_json::from_str(
+            r#"{"op":"updateTask","id":"t","patch":{"title":"x"},"ifMatch":null}"#,
+        )
+        .unwrap();
+        assert!(matches!(w, WriteCmd::UpdateTask { if_match: None, .. }));
+        let err = |text: &str| {
+            serde_json::from_str::<WriteCmd>(text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(r#"{"op":"explode","id":"t"}"#).contains("unknown variant `explode`"));
+        assert!(err(r#"{"id":"t"}"#).contains("missing field `op`"));
+        assert!(err(r#"{"op":"updateTask","id":"t"}"#).contains("missing field `patch`"));
+        assert!(err(r#"{"op":"queueTask","taskId":"t"}"#).contains("missing field `sessionId`"));
+        assert!(
+            err(r#"{"op":"updateTask","id":"t","patch":{"status":"bogus"}}"#).contains("bogus")
+        );
+        assert!(err(r#"{"op":"deleteTask","id":7}"#).contains("invalid type"));
+        assert!(err(r#"["deleteTask","t"]"#).contains("expected"));
     }
 }
