@@ -18,7 +18,7 @@ use crate::frame::{Frame, parse_frame};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::replica::{Replica, SnapshotIn};
 use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, TaskPatch};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use view::View;
 pub use writes::{Answers, HttpRequest, Lifecycle, WriteCmd};
 
@@ -1357,10 +1357,15 @@ impl Link {
     }
 
     fn rebuild_view(&mut self, now: Millis) {
-        let autos: BTreeSet<&str> = self.auto.keys().map(String::as_str).collect();
+        // (a lookup into the map itself: collecting its keys into a set
+        // compiled a second sort into the WebAssembly build)
+        let autos = &self.auto;
         let pending: Vec<(&WriteCmd, Millis)> =
             self.outbox.iter().map(|q| (&q.cmd, q.at)).collect();
-        if self.view.rebuild(&self.replica, &pending, &autos, now) {
+        if self
+            .view
+            .rebuild(&self.replica, &pending, |id| autos.contains_key(id), now)
+        {
             self.changed = true;
         }
     }

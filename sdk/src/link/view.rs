@@ -176,7 +176,7 @@ impl View {
         &mut self,
         replica: &Replica,
         pending: &[(&WriteCmd, Millis)],
-        autos: &BTreeSet<&str>,
+        is_auto: impl Fn(&str) -> bool,
         _now: Millis,
     ) -> bool {
         for id in std::mem::take(&mut self.touched_tasks) {
@@ -184,7 +184,7 @@ impl View {
                 .iter()
                 .filter(|(c, _)| c.task_id() == Some(id.as_str()))
                 .collect();
-            let auto = autos.contains(id.as_str());
+            let auto = is_auto(id.as_str());
             if mine.is_empty() && !auto {
                 self.members += u64::from(self.tasks.remove(&id).is_some());
             } else {
