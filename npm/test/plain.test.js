@@ -46,8 +46,6 @@ function run(seed, steps) {
   const now = Date.now();
   const versions = new Map(); // the stream's own idea of each entity's version
   let seq = 0;
-  let engineTaskIds = [];
-  let engineSessionIds = [];
   const feed = (text) => {
     store.applyMessage(text);
     engine.messageIn(now, inbox(engine, text));
@@ -136,12 +134,13 @@ function run(seed, steps) {
         const mine = engine.task(id);
         assert.deepEqual(store.getTask(id), mine === undefined ? undefined : JSON.parse(mine), `seed ${seed}, step ${step}: task ${id}`);
       }
-      // the lists too (the Store patches its list in place as objects change)
-      const lines = (text) => (text === undefined ? undefined : text === '' ? [] : text.split('\n'));
-      engineTaskIds = lines(engine.taskIds()) ?? engineTaskIds;
-      engineSessionIds = lines(engine.sessionIds()) ?? engineSessionIds;
-      assert.deepEqual(store.getTasks(), engineTaskIds.map((id) => JSON.parse(engine.task(id))), `seed ${seed}, step ${step}: getTasks()`);
-      assert.deepEqual(store.getSessions(), engineSessionIds.map((id) => JSON.parse(engine.session(id))), `seed ${seed}, step ${step}: getSessions()`);
+      // the lists too (the Store patches its list in place as objects
+      // change, and appends what the engine says came after its last one):
+      // every entity the engine shows, by creation time, then id
+      const listed = (ids, read) => ids.map(read).filter((x) => x !== undefined).map((x) => JSON.parse(x))
+        .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      assert.deepEqual(store.getTasks(), listed(TASKS, (id) => engine.task(id)), `seed ${seed}, step ${step}: getTasks()`);
+      assert.deepEqual(store.getSessions(), listed(SESSIONS, (id) => engine.session(id)), `seed ${seed}, step ${step}: getSessions()`);
       for (const id of SESSIONS) {
         const mine = engine.session(id);
         assert.deepEqual(store.getSession(id), mine === undefined ? undefined : JSON.parse(mine), `seed ${seed}, step ${step}: session ${id}`);

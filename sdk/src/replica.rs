@@ -156,16 +156,26 @@ impl Replica {
 
     /// Tasks in a stable order (creation time, then id), as the server lists them.
     pub fn tasks(&self) -> Vec<&Task> {
-        let mut v: Vec<&Task> = self.tasks.values().map(|t| &**t).collect();
+        let mut v = self.tasks_unordered();
         sort_listed(&mut v);
         v
     }
 
     /// Sessions in a stable order (creation time, then id).
     pub fn sessions(&self) -> Vec<&Session> {
-        let mut v: Vec<&Session> = self.sessions.values().map(|s| &**s).collect();
+        let mut v = self.sessions_unordered();
         sort_listed(&mut v);
         v
+    }
+
+    /// Every task, in no particular order.
+    pub fn tasks_unordered(&self) -> Vec<&Task> {
+        self.tasks.values().map(|t| &**t).collect()
+    }
+
+    /// Every session, in no particular order.
+    pub fn sessions_unordered(&self) -> Vec<&Session> {
+        self.sessions.values().map(|s| &**s).collect()
     }
 
     /// Replaces everything with a snapshot (a full refetch).

@@ -7,6 +7,7 @@
 //! jitter, the dead-link watchdog, the auto-transition, optimistic writes
 //! with rollback, and the offline outbox. See `docs/sync-engine.md`.
 
+mod order;
 mod view;
 pub mod writes;
 
@@ -18,6 +19,7 @@ use crate::frame::{Frame, parse_frame};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::replica::{Replica, SnapshotIn};
 use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, TaskPatch};
+pub use order::{ListChange, ListOrder};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use view::View;
 pub use writes::{Answers, HttpRequest, Lifecycle, WriteCmd};
@@ -367,6 +369,16 @@ impl Link {
 
     pub fn sessions(&self) -> Vec<&Session> {
         self.view.sessions(&self.replica)
+    }
+
+    /// Every task shown, in no particular order (see `ListOrder`).
+    pub fn tasks_unordered(&self) -> Vec<&Task> {
+        self.view.tasks_unordered(&self.replica)
+    }
+
+    /// Every session shown, in no particular order.
+    pub fn sessions_unordered(&self) -> Vec<&Session> {
+        self.view.sessions_unordered(&self.replica)
     }
 
     /// The server's copy alone (for tests and diagnostics).

@@ -40,31 +40,41 @@ impl View {
     }
 
     pub fn tasks<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Task> {
-        if self.tasks.is_empty() {
-            return replica.tasks();
-        }
-        let mut v: Vec<&Task> = replica
-            .tasks()
-            .into_iter()
-            .filter(|t| !self.tasks.contains_key(&t.id))
-            .chain(self.tasks.values().flatten())
-            .collect();
+        let mut v = self.tasks_unordered(replica);
         sort_listed(&mut v);
         v
     }
 
     pub fn sessions<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Session> {
-        if self.sessions.is_empty() {
-            return replica.sessions();
+        let mut v = self.sessions_unordered(replica);
+        sort_listed(&mut v);
+        v
+    }
+
+    /// Every task shown, in no particular order.
+    pub fn tasks_unordered<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Task> {
+        if self.tasks.is_empty() {
+            return replica.tasks_unordered();
         }
-        let mut v: Vec<&Session> = replica
-            .sessions()
+        replica
+            .tasks_unordered()
+            .into_iter()
+            .filter(|t| !self.tasks.contains_key(&t.id))
+            .chain(self.tasks.values().flatten())
+            .collect()
+    }
+
+    /// Every session shown, in no particular order.
+    pub fn sessions_unordered<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Session> {
+        if self.sessions.is_empty() {
+            return replica.sessions_unordered();
+        }
+        replica
+            .sessions_unordered()
             .into_iter()
             .filter(|s| !self.sessions.contains_key(&s.id))
             .chain(self.sessions.values().flatten())
-            .collect();
-        sort_listed(&mut v);
-        v
+            .collect()
     }
 
     /// Marks what a write shows a change on, to be recomputed.

@@ -6,8 +6,11 @@
 //! V8's `JSON.parse` turns into objects fastest.
 
 use crate::event::StatusRef;
-use crate::link::{Action, Input, Link, Millis, Options, Plain, Resync, WriteCmd, json};
+use crate::link::{
+    Action, Input, Link, ListChange, ListOrder, Millis, Options, Plain, Resync, WriteCmd, json,
+};
 use crate::model::SessionStatus;
+use crate::wire::Listed;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
@@ -31,9 +34,12 @@ pub struct Engine {
     held: VecDeque<Action>,
     /// The deadline last reported.
     deadline: Option<Millis>,
-    /// The task ids last handed out by `taskIds()`, to answer "unchanged".
-    task_ids: String,
-    session_ids: String,
+    /// The task ids last handed out by `taskIds()`, in order.
+    task_ids: ListOrder,
+    session_ids: ListOrder,
+    /// Whether the last list `taskIds()`/`sessionIds()` gave is to be
+    /// appended to the one before (see `idsAppended()`).
+    appended: bool,
     /// `Link::members()` when each list was last handed out.
     task_members: Option<u64>,
     session_members: Option<u64>,
@@ -79,22 +85,25 @@ fn plain_bits(p: Plain) -> u32 {
     kind << PLAIN_SHIFT | rest
 }
 
-/// `ids`, one per line, if they differ from `last` (which then becomes
-/// them), else nothing. (One string crosses faster than a list of them;
-/// ids hold no line break.)
-fn if_changed<'a>(last: &mut String, ids: impl Iterator<Item = &'a str>) -> Option<String> {
-    let mut joined = String::with_capacity(last.len());
-    for (i, id) in ids.enumerate() {
-        if i > 0 {
-            joined.push('\n');
+/// The list keys (creation time, id) of `items`.
+fn keys<T: Listed>(items: Vec<&T>) -> Vec<(&str, &str)> {
+    items.into_iter().map(Listed::list_key).collect()
+}
+
+/// A list's change as `taskIds()` gives it: the ids, one per line (one
+/// string crosses faster than a list of them; ids hold no line break).
+fn listed(appended: &mut bool, change: ListChange<'_>, order: &ListOrder) -> Option<String> {
+    match change {
+        ListChange::Unchanged => None,
+        ListChange::Appended(ids) => {
+            *appended = true;
+            Some(ids.join("\n"))
         }
-        joined.push_str(id);
+        ListChange::All(_) => {
+            *appended = false;
+            Some(order.joined().to_owned())
+        }
     }
-    if joined == *last {
-        return None;
-    }
-    *last = joined;
-    Some(last.clone())
 }
 
 /// The `task:session_status` that `statusIn()` describes, borrowed from the
@@ -161,8 +170,9 @@ impl Engine {
             link,
             held: VecDeque::new(),
             deadline: None,
-            task_ids: String::new(),
-            session_ids: String::new(),
+            task_ids: ListOrder::default(),
+            session_ids: ListOrder::default(),
+            appended: false,
             task_members: None,
             session_members: None,
             inbox: Vec::new(),
@@ -386,18 +396,20 @@ impl Engine {
     }
     /// Ids of all tasks in list order, one per line, or nothing if they are
     /// the ones this returned last (objects come from `task()`, cached by
-    /// the caller).
+    /// the caller); after it, `idsAppended()` says whether the ids are only
+    /// the new ones, to append to the list before.
     #[wasm_bindgen(js_name = taskIds)]
     pub fn task_ids(&mut self) -> Option<String> {
-        // nothing came or went: the same list, without sorting it again
+        // nothing came or went: the same list, without looking at it again
         let members = self.link.members();
         if self.task_members.replace(members) == Some(members) {
             return None;
         }
-        if_changed(
-            &mut self.task_ids,
-            self.link.tasks().iter().map(|t| t.id.as_str()),
-        )
+        let link = &self.link;
+        let change = self
+            .task_ids
+            .update(keys(link.tasks_unordered()), |id| link.task(id).is_some());
+        listed(&mut self.appended, change, &self.task_ids)
     }
 
     #[wasm_bindgen(js_name = sessionIds)]
@@ -406,10 +418,20 @@ impl Engine {
         if self.session_members.replace(members) == Some(members) {
             return None;
         }
-        if_changed(
-            &mut self.session_ids,
-            self.link.sessions().iter().map(|s| s.id.as_str()),
-        )
+        let link = &self.link;
+        let change = self
+            .session_ids
+            .update(keys(link.sessions_unordered()), |id| {
+                link.session(id).is_some()
+            });
+        listed(&mut self.appended, change, &self.session_ids)
+    }
+
+    /// Whether the ids the last `taskIds()` or `sessionIds()` gave follow
+    /// the ones it gave before (true) or replace them (false).
+    #[wasm_bindgen(js_name = idsAppended)]
+    pub fn ids_appended(&self) -> bool {
+        self.appended
     }
 
     #[wasm_bindgen(js_name = aggregateStatus)]

@@ -214,9 +214,22 @@ class Objects {
     this.#at = null;
   }
 
-  /** A copy of the list; `ids`: the engine's new order (one id per line), if it changed. */
-  list(ids) {
-    if (ids !== undefined) {
+  /**
+   * A copy of the list; `ids`: the engine's new order (one id per line), if
+   * it changed, or (`appended`) the ids that follow the ones it had (new
+   * entities are nearly always the newest: no list made again).
+   */
+  list(ids, appended) {
+    if (ids !== undefined && appended) {
+      for (const id of ids.split('\n')) {
+        const i = this.#ids.length;
+        this.#ids.push(id);
+        if (this.#at !== null) {
+          this.#at.set(id, i);
+          this.#list[i] = this.get(id);
+        }
+      }
+    } else if (ids !== undefined) {
       this.#ids = ids === '' ? [] : ids.split('\n');
       this.#at = null;
     }
@@ -735,8 +748,8 @@ export class Store {
     } else if (this.#snapshot === null) {
       // the id lists cross only when they changed (a create or a delete)
       this.#snapshot = {
-        tasks: this.#tasks.list(this.#engine.taskIds()),
-        sessions: this.#sessions.list(this.#engine.sessionIds()),
+        tasks: this.#tasks.list(this.#engine.taskIds(), this.#engine.idsAppended()),
+        sessions: this.#sessions.list(this.#engine.sessionIds(), this.#engine.idsAppended()),
         seq: this.#engine.seq(),
         connectionState: this.#engine.state(),
       };

@@ -104,6 +104,15 @@ export class Engine {
         return ret >>> 0;
     }
     /**
+     * Whether the ids the last `taskIds()` or `sessionIds()` gave follow
+     * the ones it gave before (true) or replace them (false).
+     * @returns {boolean}
+     */
+    idsAppended() {
+        const ret = wasm.engine_idsAppended(this.__wbg_ptr);
+        return ret !== 0;
+    }
+    /**
      * The address of a buffer of at least `capacity` bytes in this module's
      * memory, for the next input that reads it (`frameIn()`, `messageIn()`,
      * `statusIn()`, `answerIn()`, `loadSnapshotIn()`; valid until then).
@@ -319,7 +328,8 @@ export class Engine {
     /**
      * Ids of all tasks in list order, one per line, or nothing if they are
      * the ones this returned last (objects come from `task()`, cached by
-     * the caller).
+     * the caller); after it, `idsAppended()` says whether the ids are only
+     * the new ones, to append to the list before.
      * @returns {string | undefined}
      */
     taskIds() {
