@@ -7,7 +7,7 @@
 use super::Millis;
 use super::writes::{WriteCmd, rfc3339};
 use crate::model::{Session, Task, TaskStatus};
-use crate::replica::{IdSet, Replica, sorted};
+use crate::replica::{IdSet, Replica, empty, sorted};
 use crate::wire::sort_listed;
 use std::collections::{BTreeSet, HashMap};
 
@@ -172,13 +172,14 @@ impl View {
             std::mem::swap(changed, ids);
         } else {
             changed.extend(ids.drain());
+            empty(ids);
         }
     }
 
     /// Forgets the changes list (its caller has what it needs).
     pub fn clear_changes(&mut self) {
-        self.changed_tasks.clear();
-        self.changed_sessions.clear();
+        empty(&mut self.changed_tasks);
+        empty(&mut self.changed_sessions);
     }
 
     /// Recomputes touched entities; true if anything visible may have changed.
