@@ -4,7 +4,8 @@
 //   (b) replay, getTask(id) of the touched task after every event;
 //   (c) a 10,000-task snapshot: loadSnapshot + first getTasks() vs JSON.parse + a Map;
 //   (d) memory after 10,000 tasks (JS heap + wasm memory), in child processes;
-//   (e) size: wasm + JS, gzip -9.
+//   (e) size: wasm + JS, gzip -9;
+//   (f) a large board: status events on the 10,000 snapshot tasks (no target).
 // Each replay ends with a differential check: the tasks the Store hands out
 // must equal the seed's (on the fields the seed keeps), so speed is not
 // bought with wrong answers.
@@ -52,6 +53,9 @@ function seedStore() {
     },
     getTasks: () => [...tasks.values()],
     getTask: (id) => tasks.get(id),
+    load(text) {
+      for (const t of JSON.parse(text).tasks) tasks.set(t.id, t);
+    },
   };
 }
 
@@ -200,6 +204,25 @@ results.push(duel(`(c) snapshot of ${SNAPSHOT_TASKS.toLocaleString('en')} tasks 
     return { ms, check: (a) => sameTasks(a.tasks, tasks, '(c)'), free: () => s.free() };
   }));
 
+// (f) A large board (not one of issue 12's targets): status events on the
+// snapshot's 10,000 tasks, after loading it, getTasks() every 100 events.
+const BIG_EVENTS = 50_000;
+const bigFrames = Array.from({ length: BIG_EVENTS }, (_, i) => JSON.stringify({
+  type: 'task:session_status',
+  payload: {
+    taskId: snapshotTasks[(i * 7919) % SNAPSHOT_TASKS].id, sessionId: `big-s${i % 3}`,
+    status: ['working', 'blocked', 'completed'][i % 3], notes: `step ${i}`,
+    lastUpdated: new Date(Date.UTC(2026, 10, 30) + i).toISOString(), version: 1_000_000 + i,
+  },
+  seq: 2 + i,
+}));
+const large = duel(`(f) a large board: ${BIG_EVENTS.toLocaleString('en')} status events on the ${SNAPSHOT_TASKS.toLocaleString('en')} snapshot tasks after loading it, getTasks() every ${BATCH}`,
+  () => replayAll(bigFrames, () => { const s = seedStore(); s.load(snapshotText); return s; }, feed.seed, (s) => s.getTasks()),
+  () => {
+    const b = replayAll(bigFrames, () => { const s = wasmStore(); s.loadSnapshot(snapshotText); s.getTasks(); return s; }, feed.store, (s) => s.getTasks());
+    return { ...b, check: (a) => { assert.equal(b.sink, a.sink); sameTasks(a.store.getTasks(), b.store.getTasks(), '(f)'); }, free: () => b.store.free() };
+  });
+
 const rows = results.map(({ name, seed, store }) => {
   const ratio = seed / store;
   return `| ${name} | ${store.toFixed(1)} ms vs ${seed.toFixed(1)} ms | **${ratio.toFixed(2)}×** | ≥ 1.0× |`;
@@ -224,6 +247,8 @@ rows.push(`| (d) memory after ${SNAPSHOT_TASKS.toLocaleString('en')} tasks: JS h
 const files = ['../pkg/wasm.js', '../pkg/tasksync.js', '../engine.js', '../store.js', '../index.js'];
 const gz = gzipSync(Buffer.concat(files.filter((f) => existsSync(here(f))).map((f) => readFileSync(here(f)))), { level: 9 }).length;
 rows.push(`| (e) size: ${files.map((f) => f.replace('../', '')).join(' + ')}, gzip -9 | ${gz.toLocaleString('en')} B | ${(gz / 40_000).toFixed(2)}× the target | ≤ 40,000 B |`);
+
+rows.push(`| ${large.name} | ${large.store.toFixed(1)} ms vs ${large.seed.toFixed(1)} ms | **${(large.seed / large.store).toFixed(2)}×** | — |`);
 
 console.log(`| SDK vs the seed's plain JS (Node ${process.versions.node}, median of ${RUNS} alternating runs) | Store vs seed | ratio | target |`);
 console.log('| --- | --- | --- | --- |');
