@@ -430,7 +430,7 @@ impl Replica {
     }
 }
 
-/// The ids of `set`, sorted, leaving it empty (with its room).
+/// The ids of `set`, sorted, leaving it empty (see `empty`).
 pub(crate) fn sorted(set: &mut IdSet) -> Vec<String> {
     let mut ids: Vec<String> = set.drain().collect();
     empty(set);
