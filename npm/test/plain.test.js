@@ -74,7 +74,8 @@ function run(seed, steps) {
   feed(JSON.stringify({ type: 'sync:hello', payload: { epoch: 'e', seq: 0, resumed: false } }));
   const empty = JSON.stringify({ epoch: 'e', seq: 0, tasks: [], sessions: [] });
   store.loadSnapshot(empty);
-  engine.loadSnapshotIn(now, inbox(engine, empty));
+  engine.snapshotPiece(inbox(engine, empty));
+  engine.snapshotEnd(now, -1);
   for (let step = 0; step < steps; step++) {
     const x = r.next();
     const t = r.pick(TASKS);

@@ -216,6 +216,36 @@ test('frames with any Unicode cross intact (emoji, CJK, a lone surrogate becomes
   plain.free();
 });
 
+test('a large snapshot crosses in pieces, intact: a surrogate pair at a piece boundary, and from the server', async () => {
+  // (the Store feeds a snapshot to the engine 16,384 UTF-16 units at a time)
+  const make = (pad) => JSON.stringify({ epoch: 'e', seq: 1, sessions: [], tasks: [
+    { id: 'big-0', title: `${'x'.repeat(pad)}🦀 ünï 日本`, status: 'todo', priority: 'low', sessionIds: [], sessionProgress: [], createdAt: 't0', updatedAt: 't0', version: 1 },
+    ...Array.from({ length: 80 }, (_, i) => ({ id: `big-${i + 1}`, title: `Task ${i + 1} — ${'é'.repeat(300)}`, status: 'todo', priority: 'low', sessionIds: [], sessionProgress: [], createdAt: `t${String(i + 1).padStart(3, '0')}`, updatedAt: 't', version: 1 })),
+  ] });
+  const at = make(0).indexOf('🦀');
+  const text = make(16383 - at); // the crab's first half ends the first piece
+  assert.equal(text.indexOf('🦀'), 16383);
+  const store = new Store({ url: 'http://127.0.0.1:1', outbox: null });
+  store.loadSnapshot(text);
+  assert.deepEqual(store.getTasks(), JSON.parse(text).tasks);
+  // a local change shows the engine's own copy (not the Store's JSON.parse of the text)
+  store.updateTask('big-0', { priority: 'high' }).catch(() => {});
+  assert.deepEqual(store.getTask('big-0'), { ...JSON.parse(text).tasks[0], priority: 'high' });
+  store.free();
+
+  for (let i = 0; i < 60; i++) {
+    await server.ok('POST', '/api/tasks', { id: `piece-${i}`, title: `🦀 ${i} ${'ü'.repeat(600)}` });
+  }
+  const live = open();
+  await live.connect();
+  const snap = await server.ok('GET', '/api/snapshot');
+  assert.ok(JSON.stringify(snap).length > 2 * 16384, 'the snapshot takes several pieces');
+  assert.deepEqual(plain(live), { tasks: snap.tasks, sessions: snap.sessions });
+  await live.updateTask('piece-7', { priority: 'high' });
+  assert.equal(live.getTask('piece-7').title, snap.tasks.find((t) => t.id === 'piece-7').title);
+  live.close();
+});
+
 test('size budget: what the package ships, gzipped, stays within today\'s budget (issue 12\'s target is 40,000 B)', async () => {
   const { readFileSync } = await import('node:fs');
   const { gzipSync } = await import('node:zlib');
@@ -227,9 +257,11 @@ test('size budget: what the package ships, gzipped, stays within today\'s budget
   // about 0.4x; 165,364 B with liveness; 162,371 B with one sort instance;
   // 162,337 B with text passed only through the inbox; 149,186 B with writes
   // read through one flat struct; 146,101 B with one sort left in the crate; 145,713 B with serde_json at opt-level 3;
-  // 147,564 B with lists appended to, not sorted again, when entities come).
+  // 147,564 B with lists appended to, not sorted again, when entities come;
+  // 151,014 B with snapshots read in pieces as they come, +3.2 KB for 2.9 MB
+  // less memory after a 10,000-task snapshot).
   // Lower it as the SDK shrinks.
-  assert.ok(bytes <= 148_000, `${bytes} bytes gzipped`);
+  assert.ok(bytes <= 151_100, `${bytes} bytes gzipped`);
 });
 
 test('a refused connection is noticed at once (Node reports it with `error` alone), not after the 10 s handshake watchdog', async () => {

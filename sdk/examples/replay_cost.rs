@@ -93,8 +93,7 @@ fn snapshot_cost(path: &str) {
     let text = std::fs::read_to_string(path).expect("readable");
     for _ in 0..5 {
         let t = Instant::now();
-        let snap: tasksync_sdk::replica::SnapshotIn =
-            serde_json::from_str(&text).expect("a snapshot");
+        let snap = tasksync_sdk::replica::SnapshotIn::read(&text).expect("a snapshot");
         let parse = t.elapsed();
         drop(snap);
         let mut link = new_link();

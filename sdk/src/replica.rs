@@ -9,6 +9,7 @@ use crate::wire::{Listed, sort_listed};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 pub use crate::wire::Snapshot;
+pub use feed::SnapshotFeed;
 
 /// The auto-transition decision (the only automatic one): a `todo` task with a
 /// `working` session should move to `inprogress`. Returns the version to send
@@ -79,52 +80,30 @@ fn key_of<T: Listed>(t: &T) -> String {
     t.list_key().1.to_owned()
 }
 
-fn by_id<T: Listed>(items: Vec<T>) -> Keyed<T> {
-    Keyed(
-        items
-            .into_iter()
-            .map(|t| (key_of(&t), Box::new(t)))
-            .collect(),
-    )
+fn by_id<T: Listed>(items: Vec<T>) -> ById<T> {
+    items
+        .into_iter()
+        .map(|t| (key_of(&t), Box::new(t)))
+        .collect()
 }
 
-/// A JSON array of entities read straight into a map by id (later
-/// duplicates win, as in a `Vec` collected into one).
-#[derive(Debug)]
-pub struct Keyed<T>(pub ById<T>);
-
-impl<'de, T: serde::Deserialize<'de> + Listed> serde::Deserialize<'de> for Keyed<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Each<T>(std::marker::PhantomData<T>);
-        impl<'de, T: serde::Deserialize<'de> + Listed> serde::de::Visitor<'de> for Each<T> {
-            type Value = Keyed<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Keyed<T>, A::Error> {
-                let mut map = ById::default();
-                while let Some(item) = seq.next_element::<T>()? {
-                    map.insert(key_of(&item), Box::new(item));
-                }
-                Ok(Keyed(map))
-            }
-        }
-        d.deserialize_seq(Each(std::marker::PhantomData))
-    }
-}
-
-/// `GET /api/snapshot` as the engine reads it: the entities straight into
-/// maps, with no `Vec` of them all in between (for 10,000 tasks that `Vec`
-/// alone grew WebAssembly memory, which never shrinks, by about 2 MB).
-#[derive(Debug, serde::Deserialize)]
+/// `GET /api/snapshot` as the engine reads it (`SnapshotFeed`): the
+/// entities straight into maps, with no `Vec` of them all in between (for
+/// 10,000 tasks that `Vec` alone grew WebAssembly memory, which never
+/// shrinks, by about 2 MB).
+#[derive(Debug, Clone)]
 pub struct SnapshotIn {
     pub epoch: String,
     pub seq: u64,
-    pub tasks: Keyed<Task>,
-    pub sessions: Keyed<Session>,
+    pub tasks: ById<Task>,
+    pub sessions: ById<Session>,
+}
+
+impl SnapshotIn {
+    /// Reads a whole `GET /api/snapshot` body.
+    pub fn read(text: &str) -> Result<SnapshotIn, String> {
+        SnapshotFeed::read(text)
+    }
 }
 
 /// The replicated state, with the `seq` it reflects.
@@ -222,9 +201,9 @@ impl Replica {
         self.members += 1;
         let scope = self.scope.clone();
         let in_scope = |p: Option<&str>| scope.is_none() || scope.as_deref() == p;
-        self.tasks = snap.tasks.0;
+        self.tasks = snap.tasks;
         self.tasks.retain(|_, t| in_scope(t.project_id.as_deref()));
-        self.sessions = snap.sessions.0;
+        self.sessions = snap.sessions;
         self.sessions
             .retain(|_, s| in_scope(s.project_id.as_deref()));
         self.changed_tasks.extend(self.tasks.keys().cloned());
@@ -441,6 +420,7 @@ pub(crate) fn sorted(set: &mut IdSet) -> Vec<String> {
         .collect()
 }
 
+mod feed;
 #[cfg(test)]
 mod tests;
 

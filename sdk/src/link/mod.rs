@@ -149,6 +149,13 @@ pub enum Input<'a> {
     },
     /// A `GET /api/snapshot` body that arrived by the caller's own transport.
     LoadSnapshot(&'a str),
+    /// A snapshot the caller read itself as it arrived (`SnapshotFeed`): the
+    /// successful answer to request `req` (one `is_snapshot_request`), or
+    /// with no `req` as `LoadSnapshot`. Handled exactly as its text.
+    Snapshot {
+        req: Option<ReqId>,
+        snapshot: Result<SnapshotIn, String>,
+    },
 }
 
 /// Why a write was refused.
@@ -541,13 +548,8 @@ impl Link {
                     }
                 }
             }
-            Input::LoadSnapshot(text) => match serde_json::from_str::<SnapshotIn>(text) {
-                Ok(snap) => {
-                    self.catch_up = CatchUp::Request(ReqId::MAX);
-                    self.snapshot_loaded(now, snap);
-                }
-                Err(e) => self.report(&format!("malformed snapshot: {e}")),
-            },
+            Input::LoadSnapshot(text) => self.snapshot_in(now, None, SnapshotIn::read(text)),
+            Input::Snapshot { req, snapshot } => self.snapshot_in(now, req, snapshot),
         }
         self.pump_writes(now);
         self.fire_autos(now);
@@ -964,6 +966,44 @@ impl Link {
         Ok(())
     }
 
+    /// A snapshot read by the caller (`Input::Snapshot`) or from a body.
+    fn snapshot_in(&mut self, now: Millis, req: Option<ReqId>, snap: Result<SnapshotIn, String>) {
+        match req {
+            // (as `on_answer` does for a successful answer to it)
+            Some(req) => {
+                let Some(Purpose::Snapshot(conn)) = self.requests.remove(&req) else {
+                    return;
+                };
+                if self.conn == Some(conn) && self.catch_up == CatchUp::Request(req) {
+                    self.snapshot_answered(now, snap);
+                }
+            }
+            None => match snap {
+                Ok(snap) => {
+                    self.catch_up = CatchUp::Request(ReqId::MAX);
+                    self.snapshot_loaded(now, snap);
+                }
+                Err(e) => self.report(&format!("malformed snapshot: {e}")),
+            },
+        }
+    }
+
+    fn snapshot_answered(&mut self, now: Millis, snap: Result<SnapshotIn, String>) {
+        match snap {
+            Ok(snap) => self.snapshot_loaded(now, snap),
+            Err(e) => {
+                self.report(&format!("malformed snapshot: {e}"));
+                self.link_lost(now);
+            }
+        }
+    }
+
+    /// Whether `req` asks for a snapshot (its successful answer may come as
+    /// `Input::Snapshot`, read as it arrived).
+    pub fn is_snapshot_request(&self, req: ReqId) -> bool {
+        matches!(self.requests.get(&req), Some(Purpose::Snapshot(_)))
+    }
+
     fn snapshot_loaded(&mut self, now: Millis, snap: SnapshotIn) {
         if self.catch_up == CatchUp::None {
             return;
@@ -1067,13 +1107,7 @@ impl Link {
                     return;
                 }
                 match purpose {
-                    Purpose::Snapshot(_) => match serde_json::from_str::<SnapshotIn>(body) {
-                        Ok(snap) => self.snapshot_loaded(now, snap),
-                        Err(e) => {
-                            self.report(&format!("malformed snapshot: {e}"));
-                            self.link_lost(now);
-                        }
-                    },
+                    Purpose::Snapshot(_) => self.snapshot_answered(now, SnapshotIn::read(body)),
                     _ => self.events_page(now, conn, body),
                 }
             }

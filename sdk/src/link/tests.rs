@@ -3,6 +3,7 @@
 //! rules is `server/tests/engine_sim.rs`.)
 
 use super::*;
+use crate::replica::SnapshotFeed;
 use crate::wire::Snapshot;
 
 const EPOCH: &str = "e1";
@@ -777,4 +778,94 @@ fn decoded_is_text(borrowed: bool) {
         (by_event.seq(), by_event.task("a").unwrap().version),
         (4, 4)
     );
+}
+
+/// A snapshot the caller read in pieces (`Input::Snapshot`, as the Store
+/// feeds one) is handled as its text: the answer to the snapshot request,
+/// or the caller's own; one for another request, or a malformed one, is
+/// not taken.
+#[test]
+fn a_snapshot_read_in_pieces_is_handled_as_its_text() {
+    let body = snapshot(4, vec![task("t", 1), task("u", 2)]);
+    let pieces = |text: &str| {
+        let mut feed = SnapshotFeed::new();
+        for piece in text.as_bytes().chunks(5) {
+            feed.push(piece);
+        }
+        feed.finish()
+    };
+    let mut by_text = link(true);
+    let mut by_pieces = link(true);
+    let mut reqs = vec![];
+    for l in [&mut by_text, &mut by_pieces] {
+        l.handle(0, Input::Connect);
+        let (conn, _) = opened(&drain(l)).unwrap();
+        frame(l, 1, conn, &hello(4, false));
+        frame(l, 2, conn, &status_frame(5, "t", "working", 2));
+        let req = requests(&drain(l))[0].0;
+        assert!(l.is_snapshot_request(req));
+        assert!(!l.is_snapshot_request(req + 1));
+        reqs.push(req);
+    }
+    let req = reqs[0];
+    by_text.handle(
+        3,
+        Input::Answer {
+            req,
+            status: 200,
+            body: &body,
+        },
+    );
+    // an answer to no such request changes nothing
+    by_pieces.handle(
+        3,
+        Input::Snapshot {
+            req: Some(req + 7),
+            snapshot: pieces(&body),
+        },
+    );
+    assert_eq!(by_pieces.state(), ConnState::Syncing);
+    by_pieces.handle(
+        3,
+        Input::Snapshot {
+            req: Some(req),
+            snapshot: pieces(&body),
+        },
+    );
+    assert!(!by_pieces.is_snapshot_request(req));
+    assert_eq!(by_pieces.state(), ConnState::Live);
+    assert_eq!(drain(&mut by_pieces), drain(&mut by_text));
+    assert_eq!(by_pieces.seq(), 5);
+    for l in [&by_text, &by_pieces] {
+        assert_eq!(l.tasks().len(), 2);
+        assert_eq!(
+            l.task("t").unwrap().status,
+            TaskStatus::Inprogress,
+            "auto-transition shown"
+        );
+    }
+    // the caller's own, malformed: reported, nothing loaded
+    let mut own = link(false);
+    own.handle(0, Input::Message(&hello(4, false)));
+    own.handle(
+        0,
+        Input::Snapshot {
+            req: None,
+            snapshot: pieces(&body[..body.len() - 1]),
+        },
+    );
+    assert!(
+        drain(&mut own)
+            .iter()
+            .any(|a| matches!(a, Action::Report(r) if r.contains("malformed snapshot")))
+    );
+    assert_eq!(own.snapshots_loaded(), 0);
+    own.handle(
+        0,
+        Input::Snapshot {
+            req: None,
+            snapshot: pieces(&body),
+        },
+    );
+    assert_eq!((own.snapshots_loaded(), own.tasks().len()), (1, 2));
 }

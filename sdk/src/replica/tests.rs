@@ -297,13 +297,13 @@ fn a_snapshot_read_into_maps_equals_one_read_into_lists() {
         lists.set_scope(scope.clone());
         maps.set_scope(scope.clone());
         lists.load_snapshot(serde_json::from_str(&text).unwrap());
-        maps.load(serde_json::from_str(&text).unwrap());
+        maps.load(SnapshotIn::read(&text).unwrap());
         assert_eq!(lists.tasks(), maps.tasks(), "scope {scope:?}");
         assert_eq!((lists.seq(), lists.epoch()), (maps.seq(), maps.epoch()));
         assert_eq!(lists.take_changes(), maps.take_changes());
     }
     let mut maps = Replica::new();
-    maps.load(serde_json::from_str(&text).unwrap());
+    maps.load(SnapshotIn::read(&text).unwrap());
     assert_eq!(maps.task("a").unwrap().title, "the later one");
     assert_eq!(maps.tasks().len(), 3);
     for bad in [
@@ -311,7 +311,7 @@ fn a_snapshot_read_into_maps_equals_one_read_into_lists() {
         r#"{"epoch":"e","seq":1,"tasks":[{"id":"x"}],"sessions":[]}"#,
         r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[1]}"#,
     ] {
-        assert!(serde_json::from_str::<SnapshotIn>(bad).is_err(), "{bad}");
+        assert!(SnapshotIn::read(bad).is_err(), "{bad}");
     }
 }
 
@@ -335,4 +335,158 @@ fn an_emptied_id_set_keeps_only_a_small_room() {
     set.extend(many());
     assert_eq!(sorted(&mut set).len(), 10_000);
     assert!(set.is_empty() && set.capacity() <= KEPT_ROOM);
+}
+
+/// What a replica holds after loading `snap`: to compare two reads.
+fn loaded(snap: SnapshotIn) -> (String, u64, Vec<Task>, Vec<Session>) {
+    let mut r = Replica::new();
+    r.load(snap);
+    let tasks = r.tasks().into_iter().cloned().collect();
+    let sessions = r.sessions().into_iter().cloned().collect();
+    (r.epoch().unwrap().to_owned(), r.seq(), tasks, sessions)
+}
+
+/// The same read through serde's own path (`Snapshot`, lists), for the
+/// differential checks below.
+fn loaded_by_serde(text: &str) -> Option<(String, u64, Vec<Task>, Vec<Session>)> {
+    let snap: Snapshot = serde_json::from_str(text).ok()?;
+    let mut r = Replica::new();
+    r.load_snapshot(snap);
+    let tasks = r.tasks().into_iter().cloned().collect();
+    let sessions = r.sessions().into_iter().cloned().collect();
+    Some((r.epoch().unwrap().to_owned(), r.seq(), tasks, sessions))
+}
+
+/// `text` pushed in pieces of `size` bytes (cutting characters apart).
+fn fed(text: &str, size: usize) -> Result<SnapshotIn, String> {
+    let mut feed = SnapshotFeed::new();
+    for piece in text.as_bytes().chunks(size) {
+        feed.push(piece);
+    }
+    feed.finish()
+}
+
+/// A snapshot with what can go wrong at a cut: multi-byte characters, an
+/// escape, a surrogate pair, numbers, white space between every token,
+/// keys in another order, keys the client does not know, a duplicate id.
+fn awkward_snapshot() -> String {
+    let mut a = task("a", 3);
+    a.title = "Fix the “auth” bug — née \"quoted\" \\ 🦀".into();
+    a.description = Some("line\nbreak\ttab \u{0}".into());
+    a.session_progress = vec![crate::model::SessionProgress {
+        session_id: "s1".into(),
+        status: SessionStatus::Blocked,
+        last_updated: "2026-01-01T00:00:01.000Z".into(),
+        notes: Some("Need an API key ✋".into()),
+    }];
+    a.session_ids = vec!["s1".into()];
+    let mut dup = task("b", 7);
+    dup.title = "the later b".into();
+    let tasks = serde_json::to_value(vec![a, task("b", 1), dup, task("c", 12345678901)]).unwrap();
+    let sessions = serde_json::to_value(vec![session("s1", 2), session("s2", 1)]).unwrap();
+    let body = serde_json::json!({
+        "tasks": tasks,
+        "future": {"nested": [1, 2.5e-3, -7, true, null, "x\u{e9}"], "n": 123456789},
+        "sessions": sessions,
+        "epoch": "ep-ö",
+        "seq": 9876543210_u64,
+        "more": 42,
+    });
+    serde_json::to_string_pretty(&body).unwrap()
+}
+
+/// A snapshot pushed in pieces of any size is read as the whole body is,
+/// and as serde reads it into lists.
+#[test]
+fn a_snapshot_read_in_pieces_equals_one_read_whole() {
+    let text = awkward_snapshot();
+    let whole = loaded(SnapshotIn::read(&text).unwrap());
+    assert_eq!(Some(&whole), loaded_by_serde(&text).as_ref());
+    assert_eq!(whole.2.len(), 3, "the later b wins");
+    assert_eq!(whole.2[1].title, "the later b");
+    for size in 1..=text.len() {
+        assert_eq!(loaded(fed(&text, size).unwrap()), whole, "pieces of {size}");
+    }
+    // compact, as the server writes it
+    let compact =
+        serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&text).unwrap()).unwrap();
+    for size in [1, 2, 3, 5, 64, 4096] {
+        assert_eq!(
+            loaded(fed(&compact, size).unwrap()),
+            whole,
+            "compact, pieces of {size}"
+        );
+    }
+    let empty = r#" {"epoch":"e","seq":0,"tasks":[ ],"sessions":[]} "#;
+    for size in 1..=empty.len() {
+        assert_eq!(
+            loaded(fed(empty, size).unwrap()),
+            loaded_by_serde(empty).unwrap()
+        );
+    }
+}
+
+/// Whatever serde refuses as a snapshot the feed refuses too, whole or in
+/// pieces, with a message; and so is every body cut short.
+#[test]
+fn a_malformed_or_cut_snapshot_is_refused_whole_or_in_pieces() {
+    let ok = r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[]}"#;
+    let bad = [
+        "",
+        "   ",
+        "[]",
+        "{}",
+        "null",
+        r#"{"epoch":"e","seq":1,"tasks":[]}"#,
+        r#"{"seq":1,"tasks":[],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[],"tasks":[]}"#,
+        r#"{"epoch":"e","epoch":"f","seq":1,"tasks":[],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":-1,"tasks":[],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1.5,"tasks":[],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":"1","tasks":[],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":01,"tasks":[],"sessions":[]}"#,
+        r#"{"epoch":1,"seq":1,"tasks":[],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":{},"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":null,"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[{"id":"x"}],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[1]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[,],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[],}"#,
+        r#"{"epoch":"e" "seq":1,"tasks":[],"sessions":[]}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[]} x"#,
+        r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[]}{}"#,
+        r#"{"epoch":"e","seq":1,"tasks":[],"sessions":[],"x":[1,}"#,
+        r#"{"epoch":"e\u12","seq":1,"tasks":[],"sessions":[]}"#,
+        "{\"epoch\":\"e\tf\",\"seq\":1,\"tasks\":[],\"sessions\":[]}",
+        r#"{epoch:"e","seq":1,"tasks":[],"sessions":[]}"#,
+    ];
+    for text in bad {
+        assert!(loaded_by_serde(text).is_none(), "serde takes {text}");
+        for size in [text.len().max(1), 1, 2, 7] {
+            let e = fed(text, size).expect_err(text);
+            assert!(!e.is_empty());
+        }
+    }
+    let body = awkward_snapshot();
+    for cut in [ok, body.as_str()] {
+        for end in 0..cut.len() {
+            if cut.is_char_boundary(end) && !cut[end..].trim().is_empty() {
+                assert!(
+                    SnapshotIn::read(&cut[..end]).is_err(),
+                    "cut at {end}: {}",
+                    &cut[..end]
+                );
+            }
+        }
+    }
+    // not UTF-8
+    let mut bytes = ok.as_bytes().to_vec();
+    bytes[11] = 0xff;
+    let mut feed = SnapshotFeed::new();
+    feed.push(&bytes);
+    assert!(feed.finish().is_err());
+    // an entity's message says which
+    let e = SnapshotIn::read(r#"{"epoch":"e","seq":1,"tasks":[{"id":"x"}],"sessions":[]}"#)
+        .unwrap_err();
+    assert!(e.contains("entity 1") && e.contains("missing field"), "{e}");
 }

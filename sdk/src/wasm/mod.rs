@@ -10,6 +10,7 @@ use crate::link::{
     Action, Input, Link, ListChange, ListOrder, Millis, Options, Plain, Resync, WriteCmd, json,
 };
 use crate::model::SessionStatus;
+use crate::replica::SnapshotFeed;
 use crate::wire::Listed;
 use serde::Deserialize;
 use std::collections::VecDeque;
@@ -46,6 +47,8 @@ pub struct Engine {
     /// Frames arrive here, written by the caller with `TextEncoder.encodeInto`
     /// (ten times faster than passing a string), see `inbox()`.
     inbox: Vec<u8>,
+    /// The snapshot being fed in pieces (`snapshotPiece()`).
+    feed: Option<SnapshotFeed>,
 }
 
 /// What every input answers, as bits, so the hot path crosses as one number:
@@ -176,6 +179,7 @@ impl Engine {
             task_members: None,
             session_members: None,
             inbox: Vec::new(),
+            feed: None,
         })
     }
     /// Drains the engine after an input: "changed" becomes a bit, other
@@ -255,7 +259,7 @@ impl Engine {
 
     /// The address of a buffer of at least `capacity` bytes in this module's
     /// memory, for the next input that reads it (`frameIn()`, `messageIn()`,
-    /// `statusIn()`, `answerIn()`, `loadSnapshotIn()`; valid until then).
+    /// `statusIn()`, `answerIn()`, `snapshotPiece()`; valid until then).
     /// Text crosses only so: `TextEncoder.encodeInto` into it is many times
     /// faster than passing a string.
     pub fn inbox(&mut self, capacity: usize) -> usize {
@@ -325,11 +329,29 @@ impl Engine {
         let req = req as u64;
         self.with_inbox(now, len, |body| Input::Answer { req, status, body })
     }
-    /// A `GET /api/snapshot` body that came by the caller's own transport:
-    /// the `len` bytes of UTF-8 written into the inbox.
-    #[wasm_bindgen(js_name = loadSnapshotIn)]
-    pub fn load_snapshot_in(&mut self, now: f64, len: usize) -> u32 {
-        self.with_inbox(now, len, |text| Input::LoadSnapshot(text))
+    /// The next `len` bytes (UTF-8, cut anywhere) of a snapshot, written into
+    /// the inbox: a `GET /api/snapshot` body is fed in pieces, each read as
+    /// it comes (`SnapshotFeed`), so the whole text is never in this
+    /// module's memory (which never shrinks). Then `snapshotEnd()`.
+    #[wasm_bindgen(js_name = snapshotPiece)]
+    pub fn snapshot_piece(&mut self, len: usize) {
+        let piece = &self.inbox[..len.min(self.inbox.len())];
+        self.feed.get_or_insert_with(SnapshotFeed::new).push(piece);
+    }
+    /// The snapshot fed since the last `snapshotEnd()` is whole: the
+    /// successful answer to request `req` (see `isSnapshotRequest()`), or,
+    /// with `req` -1, one that came by the caller's own transport.
+    #[wasm_bindgen(js_name = snapshotEnd)]
+    pub fn snapshot_end(&mut self, now: f64, req: f64) -> u32 {
+        let snapshot = self.feed.take().unwrap_or_default().finish();
+        let req = (req >= 0.0).then_some(req as u64);
+        self.input(now, Input::Snapshot { req, snapshot })
+    }
+    /// Whether the answer to request `req` is a snapshot (to feed in pieces
+    /// when it is successful).
+    #[wasm_bindgen(js_name = isSnapshotRequest)]
+    pub fn is_snapshot_request(&self, req: f64) -> bool {
+        self.link.is_snapshot_request(req as u64)
     }
 
     /// A write (`{"op": "createTask", …}` as JSON); its id, or why it is

@@ -10,6 +10,8 @@ import { isLoaded, memory, ready } from './engine.js';
 const encoder = new TextEncoder();
 /** The engine's answer bit for "pass this frame as text" (see `#statusIn`). */
 const SEND_TEXT = 2 ** 31;
+/** UTF-16 units of a snapshot fed at once (at most 48 KiB of UTF-8: the inbox stays small). */
+const SNAPSHOT_PIECE = 16384;
 
 const STATUS_HEAD = '{"type":"task:session_status","payload":{"taskId":"';
 /** Where `statusFrame` found the five strings of the frame it read last: start and end of each (notes' start 2^32-1 for none). */
@@ -553,8 +555,31 @@ export class Store {
     }
     if (this.#engine === null) return; // freed while the request was out
     const loaded = this.#engine.snapshotsLoaded();
-    this.#step((en, now) => en.answerIn(now, req, status, this.#inbox(body)));
+    if (status >= 200 && status < 300 && this.#engine.isSnapshotRequest(req)) {
+      this.#snapshotIn(body, req);
+    } else {
+      this.#step((en, now) => en.answerIn(now, req, status, this.#inbox(body)));
+    }
     if (this.#engine?.snapshotsLoaded() !== loaded) this.#adoptSnapshot(body);
+  }
+
+  /**
+   * Feeds a snapshot (`req`: the request it answers, or -1) in pieces, each
+   * read by the engine as it comes: the whole text is never copied into
+   * WebAssembly memory, which never shrinks (3 MB for 10,000 tasks).
+   */
+  #snapshotIn(text, req) {
+    const engine = this.#engine;
+    for (let at = 0; at < text.length;) {
+      let end = Math.min(at + SNAPSHOT_PIECE, text.length);
+      // (a surrogate pair stays in one piece: encodeInto would make each half U+FFFD)
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+      const piece = text.slice(at, end);
+      engine.snapshotPiece(encoder.encodeInto(piece, this.#inboxOf(3 * piece.length)).written);
+      at = end;
+    }
+    this.#step((en, now) => en.snapshotEnd(now, req));
   }
 
   /**
@@ -585,7 +610,7 @@ export class Store {
     if (text.length <= 16384) {
       return encoder.encodeInto(text, this.#inboxOf(text.length * 3)).written; // (UTF-16 to UTF-8: at most 3 bytes per unit)
     }
-    // A large text (a snapshot) is encoded first, so the inbox is its exact
+    // A large text (a page of events; snapshots come in pieces) is encoded first, so the inbox is its exact
     // size rather than three times it: WebAssembly memory never shrinks.
     const bytes = encoder.encode(text);
     this.#inboxOf(bytes.length).set(bytes);
@@ -805,7 +830,7 @@ export class Store {
     const snapshot = String(text);
     this.#withEngine(() => {
       const loaded = this.#engine.snapshotsLoaded();
-      this.#step((en, now) => en.loadSnapshotIn(now, this.#inbox(snapshot)));
+      this.#snapshotIn(snapshot, -1);
       if (this.#engine?.snapshotsLoaded() !== loaded) this.#adoptSnapshot(snapshot);
     });
   }

@@ -115,7 +115,7 @@ export class Engine {
     /**
      * The address of a buffer of at least `capacity` bytes in this module's
      * memory, for the next input that reads it (`frameIn()`, `messageIn()`,
-     * `statusIn()`, `answerIn()`, `loadSnapshotIn()`; valid until then).
+     * `statusIn()`, `answerIn()`, `snapshotPiece()`; valid until then).
      * Text crosses only so: `TextEncoder.encodeInto` into it is many times
      * faster than passing a string.
      * @param {number} capacity
@@ -126,15 +126,14 @@ export class Engine {
         return ret >>> 0;
     }
     /**
-     * A `GET /api/snapshot` body that came by the caller's own transport:
-     * the `len` bytes of UTF-8 written into the inbox.
-     * @param {number} now
-     * @param {number} len
-     * @returns {number}
+     * Whether the answer to request `req` is a snapshot (to feed in pieces
+     * when it is successful).
+     * @param {number} req
+     * @returns {boolean}
      */
-    loadSnapshotIn(now, len) {
-        const ret = wasm.engine_loadSnapshotIn(this.__wbg_ptr, now, len);
-        return ret >>> 0;
+    isSnapshotRequest(req) {
+        const ret = wasm.engine_isSnapshotRequest(this.__wbg_ptr, req);
+        return ret !== 0;
     }
     /**
      * A frame that came by the caller's own transport (`applyMessage`): the
@@ -256,6 +255,28 @@ export class Engine {
     showsConfirmed() {
         const ret = wasm.engine_showsConfirmed(this.__wbg_ptr);
         return ret !== 0;
+    }
+    /**
+     * The snapshot fed since the last `snapshotEnd()` is whole: the
+     * successful answer to request `req` (see `isSnapshotRequest()`), or,
+     * with `req` -1, one that came by the caller's own transport.
+     * @param {number} now
+     * @param {number} req
+     * @returns {number}
+     */
+    snapshotEnd(now, req) {
+        const ret = wasm.engine_snapshotEnd(this.__wbg_ptr, now, req);
+        return ret >>> 0;
+    }
+    /**
+     * The next `len` bytes (UTF-8, cut anywhere) of a snapshot, written into
+     * the inbox: a `GET /api/snapshot` body is fed in pieces, each read as
+     * it comes (`SnapshotFeed`), so the whole text is never in this
+     * module's memory (which never shrinks). Then `snapshotEnd()`.
+     * @param {number} len
+     */
+    snapshotPiece(len) {
+        wasm.engine_snapshotPiece(this.__wbg_ptr, len);
     }
     /**
      * How many snapshots have been loaded.
