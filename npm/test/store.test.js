@@ -259,9 +259,10 @@ test('size budget: what the package ships, gzipped, stays within today\'s budget
   // read through one flat struct; 146,101 B with one sort left in the crate; 145,713 B with serde_json at opt-level 3;
   // 147,564 B with lists appended to, not sorted again, when entities come;
   // 151,014 B with snapshots read in pieces as they come, +3.2 KB for 2.9 MB
-  // less memory after a 10,000-task snapshot).
+  // less memory after a 10,000-task snapshot; 151,163 B with each id kept once in
+  // the Store's lists, +150 B for 0.5 MB less).
   // Lower it as the SDK shrinks.
-  assert.ok(bytes <= 151_100, `${bytes} bytes gzipped`);
+  assert.ok(bytes <= 151_200, `${bytes} bytes gzipped`);
 });
 
 test('a refused connection is noticed at once (Node reports it with `error` alone), not after the 10 s handshake watchdog', async () => {
