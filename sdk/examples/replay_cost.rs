@@ -104,11 +104,11 @@ fn snapshot_cost(path: &str) {
         let n = link.tasks().len();
         let list = t.elapsed();
         let t = Instant::now();
-        let (changed, _) = link.take_changes();
+        let changed = link.take_changes();
         let take = t.elapsed();
         println!(
-            "{n} tasks: parse {parse:.1?}, load (parse included) {load:.1?}, tasks() {list:.1?}, take_changes() {take:.1?} ({} ids)",
-            changed.len()
+            "{n} tasks: parse {parse:.1?}, load (parse included) {load:.1?}, tasks() {list:.1?}, take_changes() {take:.1?} (everything: {})",
+            changed.all
         );
     }
 }

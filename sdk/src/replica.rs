@@ -51,6 +51,15 @@ impl Change {
     }
 }
 
+/// What changed since the last take: these ids, or (`all`, after a
+/// snapshot) everything, and then no ids are listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub all: bool,
+    pub tasks: Vec<String>,
+    pub sessions: Vec<String>,
+}
+
 /// Ids of changed entities. (A hash set that keeps its room when emptied:
 /// the hot path of one event allocates nothing for its bookkeeping. But
 /// not a large room: see `empty`.)
@@ -117,6 +126,10 @@ pub struct Replica {
     seq: u64,
     changed_tasks: IdSet,
     changed_sessions: IdSet,
+    /// Everything changed (a snapshot was loaded): no ids are listed. (Listing
+    /// them cost 10,000 ids copied twice into sets for a 10,000-task
+    /// snapshot: 4 ms of a 29 ms load in the browser.)
+    changed_all: bool,
     /// Grows whenever an entity comes or goes (list order can change only then).
     members: u64,
     /// Only this project's tasks and sessions are held (a scoped client).
@@ -196,8 +209,9 @@ impl Replica {
 
     /// `load_snapshot` of a snapshot read straight into maps.
     pub fn load(&mut self, snap: SnapshotIn) {
-        self.changed_tasks.extend(self.tasks.keys().cloned());
-        self.changed_sessions.extend(self.sessions.keys().cloned());
+        self.changed_all = true;
+        empty(&mut self.changed_tasks);
+        empty(&mut self.changed_sessions);
         self.members += 1;
         let scope = self.scope.clone();
         let in_scope = |p: Option<&str>| scope.is_none() || scope.as_deref() == p;
@@ -206,8 +220,6 @@ impl Replica {
         self.sessions = snap.sessions;
         self.sessions
             .retain(|_, s| in_scope(s.project_id.as_deref()));
-        self.changed_tasks.extend(self.tasks.keys().cloned());
-        self.changed_sessions.extend(self.sessions.keys().cloned());
         self.epoch = Some(snap.epoch);
         self.seq = snap.seq;
     }
@@ -384,28 +396,44 @@ impl Replica {
         }
     }
 
-    /// Ids changed since the last call (tasks, sessions), in order, and forgets them.
-    pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
-        (
+    /// What changed since the last call (ids in order), and forgets it.
+    pub fn take_changes(&mut self) -> Changes {
+        let all = std::mem::take(&mut self.changed_all);
+        let (tasks, sessions) = (
             sorted(&mut self.changed_tasks),
             sorted(&mut self.changed_sessions),
+        );
+        if all {
+            return Changes {
+                all,
+                ..Changes::default()
+            };
+        }
+        Changes {
+            all,
+            tasks,
+            sessions,
+        }
+    }
+
+    /// Whether the task changed since the last take.
+    pub fn task_changed(&self, id: &str) -> bool {
+        self.changed_all || self.changed_tasks.contains(id)
+    }
+
+    /// What changed, for a caller that moves it on: whether everything did
+    /// (forgotten here), and the sets of ids (left empty by the caller).
+    pub fn changes_mut(&mut self) -> (bool, &mut IdSet, &mut IdSet) {
+        (
+            std::mem::take(&mut self.changed_all),
+            &mut self.changed_tasks,
+            &mut self.changed_sessions,
         )
-    }
-
-    /// The ids of tasks changed since the last take.
-    pub fn changed_tasks(&self) -> impl Iterator<Item = &String> {
-        self.changed_tasks.iter()
-    }
-
-    /// The sets of changed ids themselves, for a caller that moves them on
-    /// (and leaves them empty).
-    pub fn changes_mut(&mut self) -> (&mut IdSet, &mut IdSet) {
-        (&mut self.changed_tasks, &mut self.changed_sessions)
     }
 
     /// True if anything changed since the last `take_changes`.
     pub fn has_changes(&self) -> bool {
-        !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
+        self.changed_all || !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
     }
 }
 

@@ -17,7 +17,7 @@ mod tests;
 use crate::event::{Envelope, Event, StatusRef};
 use crate::frame::{Frame, parse_frame};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
-use crate::replica::{Replica, SnapshotIn};
+use crate::replica::{Changes, Replica, SnapshotIn};
 use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, TaskPatch};
 pub use order::{ListChange, ListOrder};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -420,8 +420,9 @@ impl Link {
         self.view.has_changes()
     }
 
-    /// Ids of tasks and sessions whose visible copy changed since the last call.
-    pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
+    /// Ids of tasks and sessions whose visible copy changed since the last
+    /// call, or (after a snapshot) that every one may have.
+    pub fn take_changes(&mut self) -> Changes {
         self.view.take_changes()
     }
 
@@ -1382,23 +1383,24 @@ impl Link {
         }
         if !self.auto.is_empty() {
             let left_todo: Vec<String> = self
-                .replica
-                .changed_tasks()
-                .filter(|id| {
-                    self.auto.get(*id).is_some_and(|a| a.inflight.is_none())
+                .auto
+                .iter()
+                .filter(|(id, a)| {
+                    a.inflight.is_none()
+                        && self.replica.task_changed(id)
                         && self
                             .replica
                             .task(id)
                             .is_none_or(|t| t.status != TaskStatus::Todo)
                 })
-                .cloned()
+                .map(|(id, _)| id.clone())
                 .collect();
             for id in left_todo {
                 self.drop_auto(&id);
             }
         }
-        let (tasks, sessions) = self.replica.changes_mut();
-        self.view.replica_changed(tasks, sessions);
+        let (all, tasks, sessions) = self.replica.changes_mut();
+        self.view.replica_changed(all, tasks, sessions);
         self.rebuild_view(now);
     }
 

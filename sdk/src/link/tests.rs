@@ -679,12 +679,12 @@ fn one_plain_change_per_frame_is_named_and_taken_off_the_changes_list() {
     assert!(l.has_changes());
     frame(&mut l, 8, conn, &status_frame(7, "a", "working", 4));
     assert_eq!(l.take_plain(), None);
-    assert_eq!(l.take_changes().0, vec!["a".to_owned(), "b".to_owned()]);
+    assert_eq!(l.take_changes().tasks, vec!["a".to_owned(), "b".to_owned()]);
     // a task under a pending write is not shown as the server has it
     frame(&mut l, 9, conn, &status_frame(8, "b", "blocked", 4));
     assert_eq!(l.take_plain(), None);
     assert_eq!(l.task("b").unwrap().title, "mine");
-    assert_eq!(l.take_changes().0, vec!["b".to_owned()]);
+    assert_eq!(l.take_changes().tasks, vec!["b".to_owned()]);
 }
 
 /// An event the caller decoded itself is the same input as its frame's text:
@@ -868,4 +868,55 @@ fn a_snapshot_read_in_pieces_is_handled_as_its_text() {
         },
     );
     assert_eq!((own.snapshots_loaded(), own.tasks().len()), (1, 2));
+}
+
+/// A snapshot changes everything at once: the change list says so rather
+/// than listing every id, and every overlay is laid again on the new copy.
+#[test]
+fn after_a_snapshot_everything_changed_and_overlays_are_laid_on_the_new_copy() {
+    let mut l = link(false);
+    let conn = live(&mut l, 0, 1, vec![task("t", 1), task("u", 1)]);
+    assert!(l.take_changes().all, "the first snapshot");
+    assert!(!l.has_changes());
+    l.handle(5, Input::Closed { conn, code: 1006 });
+    // a write held while the link is down: shown at once, over the server's copy
+    l.write(
+        6,
+        WriteCmd::UpdateTask {
+            id: "t".into(),
+            patch: TaskPatch::status(TaskStatus::Cancelled),
+            if_match: None,
+        },
+    );
+    assert_eq!(l.take_changes().tasks, vec!["t".to_owned()]);
+    // back on a new epoch: a snapshot where t has a new title and u is gone
+    let at = l.retry_at().unwrap();
+    l.handle(at, Input::Tick);
+    let (conn, _) = opened(&drain(&mut l)).unwrap();
+    frame(&mut l, at, conn, &hello(9, false));
+    let req = requests(&drain(&mut l))[0].0;
+    let mut t = task("t", 4);
+    t.title = "renamed on the server".into();
+    let body = snapshot(9, vec![t, task("v", 1)]);
+    l.handle(
+        at,
+        Input::Answer {
+            req,
+            status: 200,
+            body: &body,
+        },
+    );
+    let changes = l.take_changes();
+    assert!(changes.all && changes.tasks.is_empty() && changes.sessions.is_empty());
+    let shown = l.task("t").unwrap();
+    assert_eq!(
+        (shown.title.as_str(), shown.status),
+        ("renamed on the server", TaskStatus::Cancelled),
+        "the pending write is laid on the new copy"
+    );
+    assert!(l.task("u").is_none() && l.task("v").is_some());
+    assert!(!l.shows_confirmed());
+    // one event after it lists its one task again
+    frame(&mut l, at, conn, &status_frame(10, "v", "queued", 2));
+    assert_eq!(l.take_changes().tasks, vec!["v".to_owned()]);
 }

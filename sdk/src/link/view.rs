@@ -7,7 +7,7 @@
 use super::Millis;
 use super::writes::{WriteCmd, rfc3339};
 use crate::model::{Session, Task, TaskStatus};
-use crate::replica::{IdSet, Replica, empty, sorted};
+use crate::replica::{Changes, IdSet, Replica, empty, sorted};
 use crate::wire::sort_listed;
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,6 +19,8 @@ pub(super) struct View {
     touched_sessions: BTreeSet<String>,
     changed_tasks: IdSet,
     changed_sessions: IdSet,
+    /// Everything may have changed (a snapshot): see `Changes::all`.
+    changed_all: bool,
     notify: bool,
     /// Grows whenever an overlay is laid or lifted (it may show or hide an entity).
     members: u64,
@@ -94,7 +96,7 @@ impl View {
 
     /// Whether `take_changes()` has anything to list.
     pub fn has_changes(&self) -> bool {
-        !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
+        self.changed_all || !self.changed_tasks.is_empty() || !self.changed_sessions.is_empty()
     }
 
     /// Whether the task is shown other than the server has it.
@@ -118,6 +120,7 @@ impl View {
             }
         };
         !self.dirty()
+            && !self.changed_all
             && others.is_empty()
             && changed.len() == 1
             && changed.iter().next().is_some_and(|id| !overlaid(id))
@@ -140,10 +143,22 @@ impl View {
         !self.touched_tasks.is_empty() || !self.touched_sessions.is_empty()
     }
 
-    /// The server's copy of these changed.
+    /// The server's copy of these changed, or (`all`) of every entity.
     /// (Leaves `tasks` and `sessions` empty.)
-    pub fn replica_changed(&mut self, tasks: &mut IdSet, sessions: &mut IdSet) {
-        self.notify |= !tasks.is_empty() || !sessions.is_empty();
+    pub fn replica_changed(&mut self, all: bool, tasks: &mut IdSet, sessions: &mut IdSet) {
+        self.notify |= all || !tasks.is_empty() || !sessions.is_empty();
+        if all {
+            // every overlay is laid again on the new copy
+            self.changed_all = true;
+            // (one insert at a time: `extend` here was one more copy of
+            // the set's code in the WebAssembly)
+            for id in self.tasks.keys() {
+                self.touched_tasks.insert(id.clone());
+            }
+            for id in self.sessions.keys() {
+                self.touched_sessions.insert(id.clone());
+            }
+        }
         Self::mark(
             &self.tasks,
             &mut self.touched_tasks,
@@ -178,6 +193,7 @@ impl View {
 
     /// Forgets the changes list (its caller has what it needs).
     pub fn clear_changes(&mut self) {
+        self.changed_all = false;
         empty(&mut self.changed_tasks);
         empty(&mut self.changed_sessions);
     }
@@ -237,10 +253,22 @@ impl View {
         std::mem::take(&mut self.notify)
     }
 
-    pub fn take_changes(&mut self) -> (Vec<String>, Vec<String>) {
-        (
+    pub fn take_changes(&mut self) -> Changes {
+        let all = std::mem::take(&mut self.changed_all);
+        let (tasks, sessions) = (
             sorted(&mut self.changed_tasks),
             sorted(&mut self.changed_sessions),
-        )
+        );
+        if all {
+            return Changes {
+                all,
+                ..Changes::default()
+            };
+        }
+        Changes {
+            all,
+            tasks,
+            sessions,
+        }
     }
 }

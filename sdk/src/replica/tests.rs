@@ -171,7 +171,7 @@ fn ignores_replayed_seqs_and_stale_versions() {
     r.take_changes();
     assert!(!r.observe_task(task("t", 3)), "same version again");
     assert!(!r.apply(env(5, Event::TaskUpdated { task: task("t", 3) })));
-    assert_eq!(r.take_changes(), (vec![], vec![]));
+    assert_eq!(r.take_changes(), Changes::default());
     r.apply(env(
         6,
         Event::SessionUpdated {
@@ -205,19 +205,34 @@ fn snapshot_replaces_everything_and_events_at_or_below_it_are_ignored() {
     });
     assert!(r.task("old").is_none());
     assert_eq!((r.epoch(), r.seq()), (Some("e2"), 10));
-    let (tasks, sessions) = r.take_changes();
+    // everything changed: no ids listed (a snapshot of 10,000 would list them all)
     assert_eq!(
-        (tasks, sessions),
-        (vec!["a".to_owned(), "old".to_owned()], vec!["s".to_owned()])
+        r.take_changes(),
+        Changes {
+            all: true,
+            ..Changes::default()
+        }
     );
+    assert!(!r.has_changes());
+    // an event after it, before the take, is covered by `all`
+    r.load_snapshot(Snapshot {
+        epoch: "e2".into(),
+        seq: 10,
+        tasks: vec![task("a", 2)],
+        sessions: vec![],
+    });
+    r.apply(env(11, Event::TaskCreated { task: task("b", 1) }));
+    assert!(r.take_changes().all);
+    r.apply(env(12, Event::TaskCreated { task: task("c", 1) }));
+    assert_eq!(r.take_changes().tasks, vec!["c".to_owned()]);
     assert!(!r.apply(env(
-        10,
+        12,
         Event::TaskDeleted {
             task_id: "a".into()
         }
     )));
     assert!(r.apply(env(
-        11,
+        13,
         Event::TaskDeleted {
             task_id: "a".into()
         }

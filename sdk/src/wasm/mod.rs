@@ -397,11 +397,19 @@ impl Engine {
         self.link.outbox_len() as u32
     }
     /// Ids whose visible copy changed since the last call: tasks, a tab,
-    /// sessions, each list one id per line (ids hold neither character).
+    /// sessions, each list one id per line (ids hold none of these
+    /// characters); or `*`: every one may have (a snapshot was loaded).
     #[wasm_bindgen(js_name = takeChanges)]
     pub fn take_changes(&mut self) -> String {
-        let (tasks, sessions) = self.link.take_changes();
-        format!("{}\t{}", tasks.join("\n"), sessions.join("\n"))
+        let changes = self.link.take_changes();
+        if changes.all {
+            return "*".into();
+        }
+        format!(
+            "{}\t{}",
+            changes.tasks.join("\n"),
+            changes.sessions.join("\n")
+        )
     }
     /// Forgets which entities changed (the caller makes every object again).
     #[wasm_bindgen(js_name = forgetChanges)]

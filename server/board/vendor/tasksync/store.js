@@ -717,6 +717,13 @@ export class Store {
     this.#dirty = false;
     const changes = this.#engine.takeChanges();
     if (changes === '\t') return;
+    if (changes === '*') {
+      // (a snapshot was loaded: every object is made again)
+      this.#tasks.reset();
+      this.#sessions.reset();
+      this.#snapshot = null;
+      return;
+    }
     const [tasks, sessions] = changes.split('\t');
     if (tasks !== '') for (const id of tasks.split('\n')) this.#tasks.drop(id);
     if (sessions !== '') for (const id of sessions.split('\n')) this.#sessions.drop(id);

@@ -331,7 +331,8 @@ export class Engine {
     }
     /**
      * Ids whose visible copy changed since the last call: tasks, a tab,
-     * sessions, each list one id per line (ids hold neither character).
+     * sessions, each list one id per line (ids hold none of these
+     * characters); or `*`: every one may have (a snapshot was loaded).
      * @returns {string}
      */
     takeChanges() {
