@@ -75,6 +75,13 @@ pub struct SnapshotFeed {
     sessions: Option<ById<Session>>,
     /// How many entities were read (for messages).
     items: usize,
+    /// When the value at the start of `rest` was last found cut, `rest` is
+    /// read again only once it holds this many bytes (twice as many): a
+    /// value of n bytes is then read a few times over, not once per piece
+    /// (one task can hold megabytes of notes).
+    retry_at: usize,
+    /// Bytes handed to `advance` so far (see `retry_at`).
+    scanned: usize,
     error: Option<String>,
 }
 
@@ -140,17 +147,27 @@ impl SnapshotFeed {
                 self.rest.extend_from_slice(&bytes[used..]);
             })
         } else {
+            self.rest.extend_from_slice(bytes);
+            if self.rest.len() < self.retry_at {
+                return;
+            }
             let mut rest = std::mem::take(&mut self.rest);
-            rest.extend_from_slice(bytes);
             self.read_some(&rest, false).map(|used| {
                 rest.drain(..used);
                 self.rest = rest;
             })
         };
+        self.retry_at = 2 * self.rest.len();
         if let Err(e) = result {
             self.error = Some(e);
             self.rest = Vec::new();
         }
+    }
+
+    /// Bytes read so far, counting those read again (for tests: a body of
+    /// n bytes is read in O(n), however it is cut).
+    pub fn scanned(&self) -> usize {
+        self.scanned
     }
 
     /// The body ended: the snapshot, or why it is malformed.
@@ -179,6 +196,7 @@ impl SnapshotFeed {
     /// `advance` over the UTF-8 in `bytes` (up to a character cut at the
     /// end, unless `last`).
     fn read_some(&mut self, bytes: &[u8], last: bool) -> Result<usize, String> {
+        self.scanned += bytes.len();
         let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
             Err(e) if e.error_len().is_none() && !last => {

@@ -505,3 +505,43 @@ fn a_malformed_or_cut_snapshot_is_refused_whole_or_in_pieces() {
         .unwrap_err();
     assert!(e.contains("entity 1") && e.contains("missing field"), "{e}");
 }
+
+/// A value far larger than a piece (a task with megabytes of notes) is
+/// read a few times over, not once per piece: the bytes read stay a small
+/// multiple of the body, however finely it is cut.
+#[test]
+fn a_huge_entity_in_small_pieces_is_read_in_linear_time() {
+    let mut big = task("big", 1);
+    big.description = Some("é".repeat(400_000));
+    big.session_progress = (0..50)
+        .map(|i| crate::model::SessionProgress {
+            session_id: format!("s{i}"),
+            status: SessionStatus::Working,
+            last_updated: "t".into(),
+            notes: Some("n".repeat(10_000)),
+        })
+        .collect();
+    let text = serde_json::to_string(&Snapshot {
+        epoch: "e".into(),
+        seq: 1,
+        tasks: vec![task("a", 1), big, task("z", 1)],
+        sessions: vec![session("s", 1)],
+    })
+    .unwrap();
+    for size in [1_000, 49_152] {
+        let mut feed = SnapshotFeed::new();
+        for piece in text.as_bytes().chunks(size) {
+            feed.push(piece);
+        }
+        let scanned = feed.scanned();
+        assert!(
+            scanned <= 4 * text.len(),
+            "pieces of {size}: {scanned} bytes read for {}",
+            text.len()
+        );
+        assert_eq!(
+            loaded(feed.finish().unwrap()),
+            loaded_by_serde(&text).unwrap()
+        );
+    }
+}
