@@ -106,6 +106,43 @@ pub struct SnapshotIn {
     pub seq: u64,
     pub tasks: ById<Task>,
     pub sessions: ById<Session>,
+    /// The tasks' list order, when the body listed them in it (the server
+    /// does), each id once: a list made from it needs no sort.
+    pub task_listing: Option<Listing>,
+}
+
+/// Ids in list order (creation time, then id), one per line, how many, and
+/// the key of the last one: as `link::ListOrder` keeps a list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub joined: String,
+    pub count: usize,
+    pub last: Option<(String, String)>,
+}
+
+impl Listing {
+    /// Adds the next entity, if it comes after the last one: false (and
+    /// nothing added) if it does not.
+    pub fn push(&mut self, (at, id): (&str, &str)) -> bool {
+        if let Some((last_at, last_id)) = &self.last
+            && (at, id) <= (last_at.as_str(), last_id.as_str())
+        {
+            return false;
+        }
+        if self.count > 0 {
+            self.joined.push('\n');
+        }
+        self.joined.push_str(id);
+        self.count += 1;
+        match &mut self.last {
+            Some((last_at, last_id)) => {
+                copy_into(last_at, at);
+                copy_into(last_id, id);
+            }
+            None => self.last = Some((at.to_owned(), id.to_owned())),
+        }
+        true
+    }
 }
 
 impl SnapshotIn {
@@ -132,6 +169,9 @@ pub struct Replica {
     changed_all: bool,
     /// Grows whenever an entity comes or goes (list order can change only then).
     members: u64,
+    /// The last snapshot's task order (see `SnapshotIn::task_listing`), and
+    /// `members` then: good while no task came or went.
+    listing: Option<(u64, Listing)>,
     /// Only this project's tasks and sessions are held (a scoped client).
     scope: Option<String>,
 }
@@ -204,6 +244,7 @@ impl Replica {
             seq: snap.seq,
             tasks: by_id(snap.tasks),
             sessions: by_id(snap.sessions),
+            task_listing: None,
         });
     }
 
@@ -222,6 +263,20 @@ impl Replica {
             .retain(|_, s| in_scope(s.project_id.as_deref()));
         self.epoch = Some(snap.epoch);
         self.seq = snap.seq;
+        // (the scope may have left some out)
+        self.listing = snap
+            .task_listing
+            .filter(|l| l.count == self.tasks.len())
+            .map(|l| (self.members, l));
+    }
+
+    /// The tasks in list order as the last snapshot listed them, if none
+    /// came or went since (once).
+    pub fn take_listing(&mut self) -> Option<Listing> {
+        match self.listing.take() {
+            Some((members, listing)) if members == self.members => Some(listing),
+            _ => None,
+        }
     }
 
     /// Starts a new epoch's life (after a `resumed: false` hello from another

@@ -17,7 +17,7 @@ mod tests;
 use crate::event::{Envelope, Event, StatusRef};
 use crate::frame::{Frame, parse_frame};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
-use crate::replica::{Changes, Replica, SnapshotIn};
+use crate::replica::{Changes, Listing, Replica, SnapshotIn};
 use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, TaskPatch};
 pub use order::{ListChange, ListOrder};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -397,6 +397,16 @@ impl Link {
     /// (their list order can change only then): callers cache `tasks()` ids by it.
     pub fn members(&self) -> u64 {
         self.replica.members().wrapping_add(self.view.members())
+    }
+
+    /// The tasks shown, in list order, as the last snapshot listed them, if
+    /// that is still what is shown (no task came or went, none overlaid):
+    /// a caller keeping a list (`ListOrder`) takes it rather than sorting.
+    pub fn take_task_listing(&mut self) -> Option<Listing> {
+        if self.view.task_overlays() {
+            return None;
+        }
+        self.replica.take_listing()
     }
 
     /// How many snapshots have been loaded (to tell whether an input loaded one).

@@ -9,6 +9,7 @@
 //!
 //! (Creation times do not change, so an entity listed once keeps its place.)
 
+use crate::replica::Listing;
 use crate::wire::order_of;
 
 /// What changed in a list since the last `ListOrder::update`.
@@ -36,6 +37,18 @@ impl ListOrder {
     /// The ids last listed, one per line.
     pub fn joined(&self) -> &str {
         &self.joined
+    }
+
+    /// Takes `listing` as the order (made without a sort, see
+    /// `Link::take_task_listing`): whether it differs from the one held.
+    pub fn set(&mut self, listing: Listing) -> bool {
+        self.count = listing.count;
+        self.last = listing.last;
+        if listing.joined == self.joined {
+            return false;
+        }
+        self.joined = listing.joined;
+        true
     }
 
     /// Brings the order up to date with `keys` (creation time and id of

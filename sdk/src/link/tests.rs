@@ -920,3 +920,38 @@ fn after_a_snapshot_everything_changed_and_overlays_are_laid_on_the_new_copy() {
     frame(&mut l, at, conn, &status_frame(10, "v", "queued", 2));
     assert_eq!(l.take_changes().tasks, vec!["v".to_owned()]);
 }
+
+/// After a snapshot in list order the tasks' order is taken as it came
+/// (no sort), and equals the sorted one; not while a task is overlaid.
+#[test]
+fn the_order_a_snapshot_came_in_is_taken_unless_a_task_is_overlaid() {
+    let mut l = link(false);
+    let tasks = vec![task("a", 1), task("b", 1), task("c", 1)];
+    let conn = live(&mut l, 0, 1, tasks.clone());
+    let listing = l.take_task_listing().expect("the server lists in order");
+    let sorted: Vec<&str> = l.tasks().iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(listing.joined, sorted.join("\n"));
+    assert_eq!(l.take_task_listing(), None, "once");
+    // a resync while a write is pending: the overlay may show or hide tasks
+    l.write(1, WriteCmd::DeleteTask { id: "b".into() });
+    l.handle(2, Input::Closed { conn, code: 1006 });
+    let at = l.retry_at().unwrap();
+    l.handle(at, Input::Tick);
+    let (conn, _) = opened(&drain(&mut l)).unwrap();
+    frame(&mut l, at, conn, &hello(1, false));
+    let req = requests(&drain(&mut l))
+        .into_iter()
+        .find(|r| r.1.path == "/api/snapshot")
+        .unwrap()
+        .0;
+    l.handle(
+        at,
+        Input::Answer {
+            req,
+            status: 200,
+            body: &snapshot(1, tasks),
+        },
+    );
+    assert!(l.task("b").is_none(), "the pending delete is shown");
+    assert_eq!(l.take_task_listing(), None);
+}

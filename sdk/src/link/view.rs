@@ -130,6 +130,11 @@ impl View {
         self.members
     }
 
+    /// Whether any task is shown other than the server's copy has it.
+    pub fn task_overlays(&self) -> bool {
+        !self.tasks.is_empty() || !self.touched_tasks.is_empty()
+    }
+
     /// Whether any entity is shown other than the server's copy has it.
     pub fn overlays(&self) -> bool {
         !self.tasks.is_empty() || !self.sessions.is_empty()

@@ -8,7 +8,7 @@
 //! every value in it is read by `serde_json`, which decides what is
 //! malformed. A body given whole (`SnapshotFeed::read`) takes the same path.
 
-use super::{ById, SnapshotIn, key_of};
+use super::{ById, Listing, SnapshotIn, key_of};
 use crate::model::{Session, Task};
 use crate::wire::Listed;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -73,6 +73,8 @@ pub struct SnapshotFeed {
     seq: Option<u64>,
     tasks: Option<ById<Task>>,
     sessions: Option<ById<Session>>,
+    /// The tasks' ids while they come in list order (see `SnapshotIn::task_listing`).
+    listing: Option<Listing>,
     /// How many entities were read (for messages).
     items: usize,
     /// When the value at the start of `rest` was last found cut, `rest` is
@@ -186,10 +188,16 @@ impl SnapshotFeed {
         }
         let missing = |name: &str| format!("missing field `{name}`");
         Ok(SnapshotIn {
+            task_listing: None,
             epoch: self.epoch.ok_or_else(|| missing("epoch"))?,
             seq: self.seq.ok_or_else(|| missing("seq"))?,
             tasks: self.tasks.ok_or_else(|| missing("tasks"))?,
             sessions: self.sessions.ok_or_else(|| missing("sessions"))?,
+        })
+        .map(|mut snap| {
+            // (an id listed twice: the map holds it once)
+            snap.task_listing = self.listing.filter(|l| l.count == snap.tasks.len());
+            snap
         })
     }
 
@@ -260,6 +268,7 @@ impl SnapshotFeed {
                         return Err(format!("{name}: {}", unexpected("an array")));
                     }
                     let fresh = if tasks {
+                        self.listing = Some(Listing::default());
                         self.tasks.replace(ById::default()).is_none()
                     } else {
                         self.sessions.replace(ById::default()).is_none()
@@ -305,6 +314,11 @@ impl SnapshotFeed {
                     let what = || format!("entity {} of the snapshot", self.items + 1);
                     if tasks {
                         let task = read!(Task, what());
+                        if let Some(listing) = &mut self.listing
+                            && !listing.push(task.list_key())
+                        {
+                            self.listing = None;
+                        }
                         add(&mut self.tasks, task);
                     } else {
                         let session = read!(Session, what());

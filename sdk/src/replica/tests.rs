@@ -545,3 +545,65 @@ fn a_huge_entity_in_small_pieces_is_read_in_linear_time() {
         );
     }
 }
+
+/// A snapshot that lists its tasks in list order (as the server does)
+/// gives that order, so a list needs no sort; one that does not, lists an
+/// id twice, or loses tasks to the scope gives none; and it holds only
+/// while no task comes or goes.
+#[test]
+fn a_snapshot_in_list_order_gives_its_order() {
+    let at = |id: &str, created: &str| Task {
+        created_at: created.into(),
+        ..task(id, 1)
+    };
+    let body = |tasks: Vec<Task>| {
+        serde_json::to_string(&Snapshot::<Task, Session> {
+            epoch: "e".into(),
+            seq: 1,
+            tasks,
+            sessions: vec![],
+        })
+        .unwrap()
+    };
+    let sorted = body(vec![at("b", "1"), at("a", "2"), at("c", "2"), at("0", "3")]);
+    let snap = SnapshotIn::read(&sorted).unwrap();
+    let listing = snap.task_listing.clone().expect("in order");
+    assert_eq!((listing.joined.as_str(), listing.count), ("b\na\nc\n0", 4));
+    assert_eq!(listing.last, Some(("3".to_owned(), "0".to_owned())));
+    let mut r = Replica::new();
+    r.load(snap);
+    let ids: Vec<&str> = r.tasks().iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids.join("\n"), listing.joined, "the order a sort gives");
+    assert_eq!(r.take_listing(), Some(listing.clone()));
+    assert_eq!(r.take_listing(), None, "once");
+    // a status event changes no membership: still good; a new task: not
+    r.load(SnapshotIn::read(&sorted).unwrap());
+    r.apply(env(2, status("a", "s", SessionStatus::Working, None, 2)));
+    assert!(r.take_listing().is_some());
+    r.load(SnapshotIn::read(&sorted).unwrap());
+    r.apply(env(2, Event::TaskCreated { task: at("d", "4") }));
+    assert_eq!(r.take_listing(), None);
+    // out of order, an id twice, an equal key: none
+    for tasks in [
+        vec![at("a", "2"), at("b", "1")],
+        vec![at("a", "1"), at("a", "2")],
+        vec![at("a", "1"), at("a", "1")],
+    ] {
+        assert_eq!(SnapshotIn::read(&body(tasks)).unwrap().task_listing, None);
+    }
+    // the scope leaves one out: none
+    let mut other = at("e", "5");
+    other.project_id = Some("elsewhere".into());
+    let mut scoped = Replica::new();
+    scoped.set_scope(Some("proj".into()));
+    let mut mine = at("f", "6");
+    mine.project_id = Some("proj".into());
+    scoped.load(SnapshotIn::read(&body(vec![other, mine])).unwrap());
+    assert_eq!(scoped.take_listing(), None);
+    // pieces: the same listing
+    let mut feed = SnapshotFeed::new();
+    for piece in sorted.as_bytes().chunks(3) {
+        feed.push(piece);
+    }
+    assert_eq!(feed.finish().unwrap().task_listing, Some(listing));
+}

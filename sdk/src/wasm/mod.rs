@@ -435,6 +435,14 @@ impl Engine {
         if self.task_members.replace(members) == Some(members) {
             return None;
         }
+        // (after a snapshot, in the order it came in: no sort)
+        if let Some(listing) = self.link.take_task_listing() {
+            self.appended = false;
+            return self
+                .task_ids
+                .set(listing)
+                .then(|| self.task_ids.joined().to_owned());
+        }
         let link = &self.link;
         let change = self
             .task_ids
