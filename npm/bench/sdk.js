@@ -178,15 +178,17 @@ results.push(duel(`(b) replay ${lines.length.toLocaleString('en')} events, getTa
     return { ...b, check: (a) => { assert.equal(b.sink, a.sink); sameTasks(a.store.getTasks(), b.store.getTasks(), '(b)'); }, free: () => b.store.free() };
   }));
 
-// A 10,000-task snapshot in the server's shape, from the replay's end state.
+// A 10,000-task snapshot in the server's shape, from the replay's end state:
+// listed as `GET /api/snapshot` lists them, by creation time, then id.
 const end = seedStore();
 for (const l of lines) end.apply(l);
 const model = end.getTasks();
+const listOrder = (a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const snapshotTasks = Array.from({ length: SNAPSHOT_TASKS }, (_, i) => {
   const t = structuredClone(model[i % model.length]);
   t.id = `snap-${String(i).padStart(5, '0')}`;
   return t;
-});
+}).sort(listOrder);
 const snapshotText = JSON.stringify({ epoch: 'bench', seq: 1, tasks: snapshotTasks, sessions: [] });
 results.push(duel(`(c) snapshot of ${SNAPSHOT_TASKS.toLocaleString('en')} tasks (${(snapshotText.length / 1e6).toFixed(1)} MB): loadSnapshot + getTasks() vs JSON.parse + Map`,
   () => {
