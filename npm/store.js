@@ -4,7 +4,7 @@
 // feeds the engine what happens and runs the actions the engine asks for.
 // Every sync decision (resume, resync, backoff, watchdog, auto-transition,
 // optimistic writes, outbox) is the engine's; nothing here decides.
-import { Engine, allowedTaskTransitions as allowed, eventTypes } from './pkg/tasksync.js';
+import { Engine, allowedTaskTransitions as allowedLines, eventTypes as eventTypeLines } from './pkg/tasksync.js';
 import { isLoaded, memory, ready } from './engine.js';
 
 const encoder = new TextEncoder();
@@ -86,6 +86,9 @@ function after(text, quote, key) {
   return quote >= 0 && text.indexOf(key, quote + 1) === quote + 1 ? quote + 1 + key.length : -1;
 }
 
+/** The stream's event types (one list, asked of the engine once it is loaded). */
+const eventTypes = () => eventTypeLines().split('\n');
+
 let eventTypeSet = null;
 /** The stream's event types (asked of the engine once it is loaded). */
 function isEventType(type) {
@@ -158,7 +161,9 @@ export function indexedDbOutbox(url, clientId) {
 
 /** The statuses a user may move a task to from `from` (the server's rules); [] until the engine is loaded. */
 export function allowedTaskTransitions(from) {
-  return isLoaded() ? allowed(String(from)) : [];
+  if (!isLoaded()) return [];
+  const lines = allowedLines(String(from));
+  return lines === '' ? [] : lines.split('\n');
 }
 
 /**

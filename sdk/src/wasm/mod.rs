@@ -483,24 +483,21 @@ impl Engine {
     }
 }
 
-/// The statuses a user may move a task to from `from` (the server's rules).
+/// The statuses a user may move a task to from `from` (the server's rules),
+/// one per line. (One string: a list of them takes wasm-bindgen's glue for
+/// arrays, in the wasm and in JS.)
 #[wasm_bindgen(js_name = allowedTaskTransitions)]
-pub fn allowed_task_transitions(from: &str) -> Vec<String> {
+pub fn allowed_task_transitions(from: &str) -> String {
     crate::TaskStatus::parse(from)
         .map(|s| {
-            s.allowed_targets()
-                .iter()
-                .map(|t| t.as_str().to_owned())
-                .collect()
+            let names: Vec<&str> = s.allowed_targets().iter().map(|t| t.as_str()).collect();
+            names.join("\n")
         })
         .unwrap_or_default()
 }
 
-/// The event types the stream sends.
+/// The event types the stream sends, one per line.
 #[wasm_bindgen(js_name = eventTypes)]
-pub fn event_types() -> Vec<String> {
-    crate::Event::TYPES
-        .iter()
-        .map(|t| (*t).to_owned())
-        .collect()
+pub fn event_types() -> String {
+    crate::Event::TYPES.join("\n")
 }
