@@ -190,6 +190,11 @@ impl Replica {
         self.members
     }
 
+    /// How many tasks and sessions are held.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.tasks.len(), self.sessions.len())
+    }
+
     /// The seq of the last applied event (or of the snapshot).
     pub fn seq(&self) -> u64 {
         self.seq

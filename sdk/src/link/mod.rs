@@ -420,6 +420,12 @@ impl Link {
         !self.view.overlays()
     }
 
+    /// How many tasks and sessions the server's copy holds (all shown as
+    /// they are when `shows_confirmed()`).
+    pub fn counts(&self) -> (usize, usize) {
+        self.replica.counts()
+    }
+
     /// Writes not yet answered by the server.
     pub fn outbox_len(&self) -> usize {
         self.outbox.len()

@@ -391,6 +391,15 @@ impl Engine {
     pub fn shows_confirmed(&self) -> bool {
         self.link.shows_confirmed()
     }
+    /// How many tasks the server's copy holds.
+    #[wasm_bindgen(js_name = taskCount)]
+    pub fn task_count(&self) -> u32 {
+        self.link.counts().0 as u32
+    }
+    #[wasm_bindgen(js_name = sessionCount)]
+    pub fn session_count(&self) -> u32 {
+        self.link.counts().1 as u32
+    }
 
     #[wasm_bindgen(js_name = outboxLen)]
     pub fn outbox_len(&self) -> u32 {

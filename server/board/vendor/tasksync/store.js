@@ -217,9 +217,11 @@ class Objects {
     if (i !== undefined) this.#holes.push(i);
   }
 
-  /** Every object is to be made again (`entries`: from these). */
-  reset(entries) {
-    this.#byId = new Map(entries);
+  /** Every object is to be made again (`objects`: these are the made ones). */
+  reset(objects = []) {
+    this.#byId = new Map();
+    // (one set each: no [id, object] pair made per entity)
+    for (const v of objects) this.#byId.set(v.id, v);
     this.#at = null;
   }
 
@@ -611,11 +613,15 @@ export class Store {
       return;
     }
     if (snap?.seq !== this.#engine.seq() || !Array.isArray(snap.tasks) || !Array.isArray(snap.sessions)) return;
+    // Only if the engine holds every one of them: not if the store's scope
+    // left some out, or the text listed an id twice (its objects then come
+    // from the engine).
+    if (snap.tasks.length !== this.#engine.taskCount() || snap.sessions.length !== this.#engine.sessionCount()) return;
     // (every object is made again: the engine need not list what changed)
     this.#dirty = false;
     this.#engine.forgetChanges();
-    this.#tasks.reset(snap.tasks.map((t) => [t.id, t]));
-    this.#sessions.reset(snap.sessions.map((x) => [x.id, x]));
+    this.#tasks.reset(snap.tasks);
+    this.#sessions.reset(snap.sessions);
     this.#snapshot = null;
   }
 

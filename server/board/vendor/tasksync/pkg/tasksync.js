@@ -216,6 +216,13 @@ export class Engine {
         return ret;
     }
     /**
+     * @returns {number}
+     */
+    sessionCount() {
+        const ret = wasm.engine_sessionCount(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
      * @returns {string | undefined}
      */
     sessionIds() {
@@ -346,6 +353,14 @@ export class Engine {
         } finally {
             wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
         }
+    }
+    /**
+     * How many tasks the server's copy holds.
+     * @returns {number}
+     */
+    taskCount() {
+        const ret = wasm.engine_taskCount(this.__wbg_ptr);
+        return ret >>> 0;
     }
     /**
      * Ids of all tasks in list order, one per line, or nothing if they are
