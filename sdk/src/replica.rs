@@ -60,6 +60,26 @@ pub struct Changes {
     pub sessions: Vec<String>,
 }
 
+impl Changes {
+    /// What `all` and the sets say, leaving them empty (see `empty`).
+    pub(crate) fn take(all: &mut bool, tasks: &mut IdSet, sessions: &mut IdSet) -> Changes {
+        let all = std::mem::take(all);
+        let (tasks, sessions) = (sorted(tasks), sorted(sessions));
+        if all {
+            // (everything: the ids say no more)
+            return Changes {
+                all,
+                ..Changes::default()
+            };
+        }
+        Changes {
+            all,
+            tasks,
+            sessions,
+        }
+    }
+}
+
 /// Ids of changed entities. (A hash set that keeps its room when emptied:
 /// the hot path of one event allocates nothing for its bookkeeping. But
 /// not a large room: see `empty`.)
@@ -458,22 +478,11 @@ impl Replica {
 
     /// What changed since the last call (ids in order), and forgets it.
     pub fn take_changes(&mut self) -> Changes {
-        let all = std::mem::take(&mut self.changed_all);
-        let (tasks, sessions) = (
-            sorted(&mut self.changed_tasks),
-            sorted(&mut self.changed_sessions),
-        );
-        if all {
-            return Changes {
-                all,
-                ..Changes::default()
-            };
-        }
-        Changes {
-            all,
-            tasks,
-            sessions,
-        }
+        Changes::take(
+            &mut self.changed_all,
+            &mut self.changed_tasks,
+            &mut self.changed_sessions,
+        )
     }
 
     /// Whether the task changed since the last take.

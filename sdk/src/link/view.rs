@@ -7,7 +7,7 @@
 use super::Millis;
 use super::writes::{WriteCmd, rfc3339};
 use crate::model::{Session, Task, TaskStatus};
-use crate::replica::{Changes, IdSet, Replica, empty, sorted};
+use crate::replica::{Changes, IdSet, Replica, empty};
 use crate::wire::sort_listed;
 use std::collections::{BTreeSet, HashMap};
 
@@ -259,21 +259,10 @@ impl View {
     }
 
     pub fn take_changes(&mut self) -> Changes {
-        let all = std::mem::take(&mut self.changed_all);
-        let (tasks, sessions) = (
-            sorted(&mut self.changed_tasks),
-            sorted(&mut self.changed_sessions),
-        );
-        if all {
-            return Changes {
-                all,
-                ..Changes::default()
-            };
-        }
-        Changes {
-            all,
-            tasks,
-            sessions,
-        }
+        Changes::take(
+            &mut self.changed_all,
+            &mut self.changed_tasks,
+            &mut self.changed_sessions,
+        )
     }
 }
