@@ -296,9 +296,11 @@ test('size budget: what the package ships, gzipped, stays within today\'s budget
   // getTasks() of 10,000 tasks 7 -> 2 ms; 149,183 B with the module compressed by
   // zopfli instead of gzip -9 (npm/build.sh), the same gzip format; 148,529 B with
   // allowedTaskTransitions and eventTypes crossing as one string, no array glue;
-  // 148,752 B with the engine's counts checked before a snapshot's own parse is adopted).
+  // 148,752 B with the engine's counts checked before a snapshot's own parse is adopted;
+  // 148,916 B with entities found by the id they hold, no copy of it as a key, +230 B for
+  // 0.3-0.4 MB less memory at 10,000 tasks).
   // Lower it as the SDK shrinks.
-  assert.ok(bytes <= 148_800, `${bytes} bytes gzipped`);
+  assert.ok(bytes <= 149_000, `${bytes} bytes gzipped`);
 });
 
 test('a refused connection is noticed at once (Node reports it with `error` alone), not after the 10 s handshake watchdog', async () => {

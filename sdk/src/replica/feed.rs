@@ -8,7 +8,7 @@
 //! every value in it is read by `serde_json`, which decides what is
 //! malformed. A body given whole (`SnapshotFeed::read`) takes the same path.
 
-use super::{ById, Listing, SnapshotIn, key_of};
+use super::{ById, Listing, SnapshotIn};
 use crate::model::{Session, Task};
 use crate::wire::Listed;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -121,8 +121,7 @@ fn is_space(b: u8) -> bool {
 }
 
 fn add<T: Listed>(map: &mut Option<ById<T>>, item: T) {
-    map.get_or_insert_with(ById::default)
-        .insert(key_of(&item), Box::new(item));
+    map.get_or_insert_with(ById::default).insert(Box::new(item));
 }
 
 impl SnapshotFeed {

@@ -607,3 +607,27 @@ fn a_snapshot_in_list_order_gives_its_order() {
     }
     assert_eq!(feed.finish().unwrap().task_listing, Some(listing));
 }
+
+/// Entities are found by the id they hold: put in place of the one with
+/// the same id, taken out, kept or dropped, among many.
+#[test]
+fn entities_are_found_by_their_own_id() {
+    let mut map = ById::default();
+    for i in 0..2_000 {
+        assert!(map.insert(Box::new(task(&format!("t{i}"), 1))).is_none());
+    }
+    assert_eq!(map.len(), 2_000);
+    let old = map.insert(Box::new(task("t7", 2))).expect("replaced");
+    assert_eq!(
+        (old.version, map.get("t7").unwrap().version, map.len()),
+        (1, 2, 2_000)
+    );
+    map.get_mut("t8").unwrap().title = "changed".into();
+    assert_eq!(map.get("t8").unwrap().title, "changed");
+    assert_eq!(map.remove("t9").map(|t| t.id), Some("t9".to_owned()));
+    assert!(map.remove("t9").is_none() && map.get("t9").is_none() && map.get("").is_none());
+    map.retain(|t| t.id.ends_with('0'));
+    assert_eq!(map.len(), 200);
+    assert!(map.values().all(|t| t.id.ends_with('0')));
+    assert!(map.get("t10").is_some() && map.get("t11").is_none());
+}
