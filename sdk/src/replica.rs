@@ -10,6 +10,7 @@ use rustc_hash::FxHashSet;
 
 pub use crate::wire::Snapshot;
 pub use feed::SnapshotFeed;
+pub use packed::PackedTask;
 
 /// The auto-transition decision (the only automatic one): a `todo` task with a
 /// `working` session should move to `inprogress`. Returns the version to send
@@ -101,11 +102,13 @@ pub(crate) fn empty(set: &mut IdSet) {
     }
 }
 
-/// Entities by id, each in its own box, found by the id the entity holds:
-/// a map keyed by a copy of each id held every id twice (10,000 tasks:
-/// 0.35 MB of WebAssembly memory, which never shrinks).
+/// Entities by id, found by the id the entity holds: a map keyed by a copy
+/// of each id held every id twice (10,000 tasks: 0.35 MB of WebAssembly
+/// memory, which never shrinks). Each in its own allocation (`PackedTask`,
+/// `Box<Session>`): a hash table has a power of two of slots, each as large
+/// as its value (10,000 tasks inline took 2.1 MB of slots, boxed 0.26 MB).
 #[derive(Clone)]
-pub struct ById<T>(hashbrown::HashTable<Box<T>>);
+pub struct ById<T>(hashbrown::HashTable<T>);
 
 impl<T> Default for ById<T> {
     fn default() -> Self {
@@ -119,35 +122,34 @@ impl<T: std::fmt::Debug> std::fmt::Debug for ById<T> {
     }
 }
 
-fn hash_of(id: &str) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(id)
+fn hash_of(id: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(id);
+    h.finish()
 }
 
-/// (the list key ends with the id)
-fn id_of<T: Listed>(t: &T) -> &str {
-    t.list_key().1
+fn id_of<T: Listed>(t: &T) -> &[u8] {
+    t.id_bytes()
 }
 
 impl<T: Listed> ById<T> {
     pub fn get(&self, id: &str) -> Option<&T> {
-        self.0
-            .find(hash_of(id), |t| id_of(&**t) == id)
-            .map(|t| &**t)
+        let id = id.as_bytes();
+        self.0.find(hash_of(id), |t| id_of(t) == id)
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
-        self.0
-            .find_mut(hash_of(id), |t| id_of(&**t) == id)
-            .map(|t| &mut **t)
+        let id = id.as_bytes();
+        self.0.find_mut(hash_of(id), |t| id_of(t) == id)
     }
 
     /// Puts `item` in place of the one with its id, if any: that one.
-    pub fn insert(&mut self, item: Box<T>) -> Option<Box<T>> {
-        let id = id_of(&*item);
+    pub fn insert(&mut self, item: T) -> Option<T> {
+        let id = id_of(&item);
         match self
             .0
-            .entry(hash_of(id), |t| id_of(&**t) == id, |t| hash_of(id_of(&**t)))
+            .entry(hash_of(id), |t| id_of(t) == id, |t| hash_of(id_of(t)))
         {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 Some(std::mem::replace(e.get_mut(), item))
@@ -159,17 +161,18 @@ impl<T: Listed> ById<T> {
         }
     }
 
-    pub fn remove(&mut self, id: &str) -> Option<Box<T>> {
-        let found = self.0.find_entry(hash_of(id), |t| id_of(&**t) == id).ok()?;
+    pub fn remove(&mut self, id: &str) -> Option<T> {
+        let id = id.as_bytes();
+        let found = self.0.find_entry(hash_of(id), |t| id_of(t) == id).ok()?;
         Some(found.remove().0)
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        self.0.retain(|t| keep(&**t));
+    pub fn retain(&mut self, keep: impl FnMut(&mut T) -> bool) {
+        self.0.retain(keep);
     }
 
     pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.0.iter().map(|t| &**t)
+        self.0.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -181,10 +184,10 @@ impl<T: Listed> ById<T> {
     }
 }
 
-fn by_id<T: Listed>(items: Vec<T>) -> ById<T> {
+fn by_id<T: Listed, S: Listed>(items: Vec<T>, to: impl Fn(T) -> S) -> ById<S> {
     let mut map = ById::default();
     for t in items {
-        map.insert(Box::new(t));
+        map.insert(to(t));
     }
     map
 }
@@ -197,8 +200,8 @@ fn by_id<T: Listed>(items: Vec<T>) -> ById<T> {
 pub struct SnapshotIn {
     pub epoch: String,
     pub seq: u64,
-    pub tasks: ById<Task>,
-    pub sessions: ById<Session>,
+    pub tasks: ById<PackedTask>,
+    pub sessions: ById<Box<Session>>,
     /// The tasks' list order, when the body listed them in it (the server
     /// does), each id once: a list made from it needs no sort.
     pub task_listing: Option<Listing>,
@@ -248,10 +251,8 @@ impl SnapshotIn {
 /// The replicated state, with the `seq` it reflects.
 #[derive(Debug, Default, Clone)]
 pub struct Replica {
-    // (boxed: a hash table has a power of two of slots, each as large as
-    // its value; 10,000 tasks inline took 2.1 MB of slots, boxed 0.26 MB)
-    tasks: ById<Task>,
-    sessions: ById<Session>,
+    tasks: ById<PackedTask>,
+    sessions: ById<Box<Session>>,
     epoch: Option<String>,
     seq: u64,
     changed_tasks: IdSet,
@@ -267,6 +268,8 @@ pub struct Replica {
     listing: Option<(u64, Listing)>,
     /// Only this project's tasks and sessions are held (a scoped client).
     scope: Option<String>,
+    /// Where a task is packed before it gets its own allocation.
+    scratch: Vec<u8>,
 }
 
 impl Replica {
@@ -293,16 +296,17 @@ impl Replica {
         self.seq
     }
 
-    pub fn task(&self, id: &str) -> Option<&Task> {
+    /// The task, as held: `unpack()` it for a `Task`.
+    pub fn task(&self, id: &str) -> Option<&PackedTask> {
         self.tasks.get(id)
     }
 
     pub fn session(&self, id: &str) -> Option<&Session> {
-        self.sessions.get(id)
+        self.sessions.get(id).map(|s| &**s)
     }
 
     /// Tasks in a stable order (creation time, then id), as the server lists them.
-    pub fn tasks(&self) -> Vec<&Task> {
+    pub fn tasks(&self) -> Vec<&PackedTask> {
         let mut v = self.tasks_unordered();
         sort_listed(&mut v);
         v
@@ -316,13 +320,13 @@ impl Replica {
     }
 
     /// Every task, in no particular order.
-    pub fn tasks_unordered(&self) -> Vec<&Task> {
+    pub fn tasks_unordered(&self) -> Vec<&PackedTask> {
         self.tasks.values().collect()
     }
 
     /// Every session, in no particular order.
     pub fn sessions_unordered(&self) -> Vec<&Session> {
-        self.sessions.values().collect()
+        self.sessions.values().map(|s| &**s).collect()
     }
 
     /// Replaces everything with a snapshot (a full refetch).
@@ -340,8 +344,8 @@ impl Replica {
         self.load(SnapshotIn {
             epoch: snap.epoch,
             seq: snap.seq,
-            tasks: by_id(snap.tasks),
-            sessions: by_id(snap.sessions),
+            tasks: by_id(snap.tasks, |t| PackedTask::pack(&t)),
+            sessions: by_id(snap.sessions, Box::new),
             task_listing: None,
         });
     }
@@ -355,7 +359,7 @@ impl Replica {
         let scope = self.scope.clone();
         let in_scope = |p: Option<&str>| scope.is_none() || scope.as_deref() == p;
         self.tasks = snap.tasks;
-        self.tasks.retain(|t| in_scope(t.project_id.as_deref()));
+        self.tasks.retain(|t| in_scope(t.project_id()));
         self.sessions = snap.sessions;
         self.sessions.retain(|s| in_scope(s.project_id.as_deref()));
         self.epoch = Some(snap.epoch);
@@ -453,12 +457,16 @@ impl Replica {
         if self
             .tasks
             .get(&task.id)
-            .is_some_and(|t| t.version >= task.version)
+            .is_some_and(|t| t.version() >= task.version)
         {
             return false;
         }
         self.changed_tasks.insert(task.id.clone());
-        if self.tasks.insert(Box::new(task)).is_none() {
+        if self
+            .tasks
+            .insert(PackedTask::pack_with(&task, &mut self.scratch))
+            .is_none()
+        {
             self.members += 1;
         }
         true
@@ -501,12 +509,10 @@ impl Replica {
     /// and `sessionIds` as the server keeps them.
     fn session_status(&mut self, p: StatusRef<'_>) -> Option<Change> {
         let task = self.tasks.get_mut(p.task_id)?;
-        if task.version >= p.version {
+        if task.version() >= p.version {
             return None;
         }
-        let (index, new_id) = task.set_progress(p.session_id, p.status, p.notes, p.last_updated);
-        task.version = p.version;
-        copy_into(&mut task.updated_at, p.last_updated);
+        let (index, new_id) = task.set_progress(&p, &mut self.scratch);
         if !self.changed_tasks.contains(p.task_id) {
             self.changed_tasks.insert(p.task_id.to_owned());
         }
@@ -586,6 +592,7 @@ pub(crate) fn sorted(set: &mut IdSet) -> Vec<String> {
 }
 
 mod feed;
+mod packed;
 #[cfg(test)]
 mod tests;
 

@@ -269,11 +269,24 @@ pub fn is_valid_idempotency_key(key: &str) -> bool {
 /// then id (the server's lists, the snapshot, the Store's `getTasks()`).
 pub trait Listed {
     fn list_key(&self) -> (&str, &str);
+    /// The id alone, as bytes (what a lookup compares).
+    fn id_bytes(&self) -> &[u8] {
+        self.list_key().1.as_bytes()
+    }
 }
 
 impl Listed for Task {
     fn list_key(&self) -> (&str, &str) {
         (&self.created_at, &self.id)
+    }
+}
+
+impl<T: Listed> Listed for Box<T> {
+    fn list_key(&self) -> (&str, &str) {
+        (**self).list_key()
+    }
+    fn id_bytes(&self) -> &[u8] {
+        (**self).id_bytes()
     }
 }
 

@@ -189,7 +189,7 @@ fn deliver(
         && c.link
             .confirmed()
             .task(&p.task_id)
-            .is_some_and(|t| t.status == tasksync_sdk::TaskStatus::Todo)
+            .is_some_and(|t| t.status() == tasksync_sdk::TaskStatus::Todo)
     {
         worked.insert(p.task_id.clone());
     }

@@ -20,6 +20,7 @@ use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::replica::{Changes, Listing, Replica, SnapshotIn};
 use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, TaskPatch};
 pub use order::{ListChange, ListOrder};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use view::View;
 pub use writes::{Answers, HttpRequest, Lifecycle, WriteCmd};
@@ -361,8 +362,20 @@ impl Link {
 
     /// A task as the user sees it: the server's copy with this client's
     /// pending writes and auto-transitions applied on top.
-    pub fn task(&self, id: &str) -> Option<&Task> {
+    /// (The server's copy is held packed: `Cow::Owned` is it unpacked.
+    /// `has_task` and `task_head` read without unpacking.)
+    pub fn task(&self, id: &str) -> Option<Cow<'_, Task>> {
         self.view.task(&self.replica, id)
+    }
+
+    /// Whether a task with this id is shown.
+    pub fn has_task(&self, id: &str) -> bool {
+        self.view.has_task(&self.replica, id)
+    }
+
+    /// The shown task's status and version.
+    pub fn task_head(&self, id: &str) -> Option<(TaskStatus, u64)> {
+        self.view.task_head(&self.replica, id)
     }
 
     pub fn session(&self, id: &str) -> Option<&Session> {
@@ -370,7 +383,7 @@ impl Link {
     }
 
     /// All tasks, in list order.
-    pub fn tasks(&self) -> Vec<&Task> {
+    pub fn tasks(&self) -> Vec<Cow<'_, Task>> {
         self.view.tasks(&self.replica)
     }
 
@@ -378,9 +391,10 @@ impl Link {
         self.view.sessions(&self.replica)
     }
 
-    /// Every task shown, in no particular order (see `ListOrder`).
-    pub fn tasks_unordered(&self) -> Vec<&Task> {
-        self.view.tasks_unordered(&self.replica)
+    /// The list key (creation time, id) of every task shown, in no
+    /// particular order (see `ListOrder`).
+    pub fn task_keys(&self) -> Vec<(&str, &str)> {
+        self.view.task_keys(&self.replica)
     }
 
     /// Every session shown, in no particular order.
@@ -938,7 +952,7 @@ impl Link {
             && self
                 .replica
                 .task(p.task_id)
-                .is_some_and(|t| t.status == TaskStatus::Todo)
+                .is_some_and(|t| t.status() == TaskStatus::Todo)
         {
             self.schedule_auto(now, p.task_id);
         }
@@ -1297,8 +1311,8 @@ impl Link {
             .replica
             .tasks()
             .into_iter()
-            .filter(|t| crate::replica::auto_transition(t).is_some())
-            .map(|t| t.id.clone())
+            .filter(|t| t.auto_transition().is_some())
+            .map(|t| t.id().to_owned())
             .collect();
         for id in due {
             self.schedule_auto(now, &id);
@@ -1325,7 +1339,7 @@ impl Link {
             let http = writes::WriteCmd::UpdateTask {
                 id: task_id.clone(),
                 patch: TaskPatch::status(TaskStatus::Inprogress),
-                if_match: Some(task.version),
+                if_match: Some(task.version()),
             }
             .request();
             let key = self.auto[&task_id].key.clone();
@@ -1349,7 +1363,7 @@ impl Link {
         let still_todo = self
             .replica
             .task(&task_id)
-            .is_some_and(|t| t.status == TaskStatus::Todo);
+            .is_some_and(|t| t.status() == TaskStatus::Todo);
         let jitter = (self.random() * AUTO_RETRY_MS as f64) as Millis;
         let a = self.auto.get_mut(&task_id).expect("found above");
         a.inflight = None;
@@ -1407,7 +1421,7 @@ impl Link {
                         && self
                             .replica
                             .task(id)
-                            .is_none_or(|t| t.status != TaskStatus::Todo)
+                            .is_none_or(|t| t.status() != TaskStatus::Todo)
                 })
                 .map(|(id, _)| id.clone())
                 .collect();

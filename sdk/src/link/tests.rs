@@ -258,7 +258,7 @@ fn working_then_blocked_still_moves_the_task_once_with_the_current_version() {
         TaskStatus::Inprogress,
         "shown at once"
     );
-    assert_eq!(l.confirmed().task("t").unwrap().status, TaskStatus::Todo);
+    assert_eq!(l.confirmed().task("t").unwrap().status(), TaskStatus::Todo);
     frame(&mut l, 120, conn, &status_frame(3, "t", "blocked", 3));
     assert!(requests(&drain(&mut l)).is_empty(), "waits its jitter");
     let due = l.next_deadline().unwrap();
@@ -929,7 +929,8 @@ fn the_order_a_snapshot_came_in_is_taken_unless_a_task_is_overlaid() {
     let tasks = vec![task("a", 1), task("b", 1), task("c", 1)];
     let conn = live(&mut l, 0, 1, tasks.clone());
     let listing = l.take_task_listing().expect("the server lists in order");
-    let sorted: Vec<&str> = l.tasks().iter().map(|t| t.id.as_str()).collect();
+    let shown = l.tasks();
+    let sorted: Vec<&str> = shown.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(listing.joined, sorted.join("\n"));
     assert_eq!(l.take_task_listing(), None, "once");
     // a resync while a write is pending: the overlay may show or hide tasks

@@ -7,8 +7,9 @@
 use super::Millis;
 use super::writes::{WriteCmd, rfc3339};
 use crate::model::{Session, Task, TaskStatus};
-use crate::replica::{Changes, IdSet, Replica, empty};
-use crate::wire::sort_listed;
+use crate::replica::{Changes, IdSet, PackedTask, Replica, empty};
+use crate::wire::{Listed, sort_listed};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Default)]
@@ -27,10 +28,29 @@ pub(super) struct View {
 }
 
 impl View {
-    pub fn task<'a>(&'a self, replica: &'a Replica, id: &str) -> Option<&'a Task> {
+    /// The task as shown: this client's copy if a pending change overlays
+    /// it, else the server's, unpacked.
+    pub fn task<'a>(&'a self, replica: &'a Replica, id: &str) -> Option<Cow<'a, Task>> {
         match self.tasks.get(id) {
-            Some(overlay) => overlay.as_ref(),
-            None => replica.task(id),
+            Some(overlay) => overlay.as_ref().map(Cow::Borrowed),
+            None => replica.task(id).map(|t| Cow::Owned(t.unpack())),
+        }
+    }
+
+    /// Whether the task is shown (nothing unpacked).
+    pub fn has_task(&self, replica: &Replica, id: &str) -> bool {
+        match self.tasks.get(id) {
+            Some(overlay) => overlay.is_some(),
+            None => replica.task(id).is_some(),
+        }
+    }
+
+    /// The task as shown, as far as the engine decides on it: its status
+    /// and version (nothing unpacked).
+    pub fn task_head(&self, replica: &Replica, id: &str) -> Option<(TaskStatus, u64)> {
+        match self.tasks.get(id) {
+            Some(overlay) => overlay.as_ref().map(|t| (t.status, t.version)),
+            None => replica.task(id).map(|t| (t.status(), t.version())),
         }
     }
 
@@ -41,10 +61,14 @@ impl View {
         }
     }
 
-    pub fn tasks<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Task> {
-        let mut v = self.tasks_unordered(replica);
-        sort_listed(&mut v);
-        v
+    /// Every task shown, in list order, unpacked.
+    pub fn tasks<'a>(&'a self, replica: &'a Replica) -> Vec<Cow<'a, Task>> {
+        let keys = self.task_keys(replica);
+        let order = crate::wire::order_of(keys.iter().copied());
+        order
+            .iter()
+            .filter_map(|&i| self.task(replica, keys[i as usize].1))
+            .collect()
     }
 
     pub fn sessions<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Session> {
@@ -53,16 +77,14 @@ impl View {
         v
     }
 
-    /// Every task shown, in no particular order.
-    pub fn tasks_unordered<'a>(&'a self, replica: &'a Replica) -> Vec<&'a Task> {
+    /// The list key (creation time, id) of every task shown, in no particular order.
+    pub fn task_keys<'a>(&'a self, replica: &'a Replica) -> Vec<(&'a str, &'a str)> {
+        let held = replica.tasks_unordered().into_iter().map(Listed::list_key);
         if self.tasks.is_empty() {
-            return replica.tasks_unordered();
+            return held.collect();
         }
-        replica
-            .tasks_unordered()
-            .into_iter()
-            .filter(|t| !self.tasks.contains_key(&t.id))
-            .chain(self.tasks.values().flatten())
+        held.filter(|(_, id)| !self.tasks.contains_key(*id))
+            .chain(self.tasks.values().flatten().map(Listed::list_key))
             .collect()
     }
 
@@ -220,7 +242,7 @@ impl View {
             if mine.is_empty() && !auto {
                 self.members += u64::from(self.tasks.remove(&id).is_some());
             } else {
-                let mut t = replica.task(&id).cloned();
+                let mut t = replica.task(&id).map(PackedTask::unpack);
                 for (cmd, at) in mine {
                     cmd.apply_to_task(&mut t, &rfc3339(*at));
                 }

@@ -8,7 +8,7 @@
 //! every value in it is read by `serde_json`, which decides what is
 //! malformed. A body given whole (`SnapshotFeed::read`) takes the same path.
 
-use super::{ById, Listing, SnapshotIn};
+use super::{ById, Listing, PackedTask, SnapshotIn};
 use crate::model::{Session, Task};
 use crate::wire::Listed;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -71,8 +71,10 @@ pub struct SnapshotFeed {
     at: At,
     epoch: Option<String>,
     seq: Option<u64>,
-    tasks: Option<ById<Task>>,
-    sessions: Option<ById<Session>>,
+    tasks: Option<ById<PackedTask>>,
+    sessions: Option<ById<Box<Session>>>,
+    /// Where each task is packed (see `PackedTask::pack_with`).
+    scratch: Vec<u8>,
     /// The tasks' ids while they come in list order (see `SnapshotIn::task_listing`).
     listing: Option<Listing>,
     /// How many entities were read (for messages).
@@ -121,7 +123,7 @@ fn is_space(b: u8) -> bool {
 }
 
 fn add<T: Listed>(map: &mut Option<ById<T>>, item: T) {
-    map.get_or_insert_with(ById::default).insert(Box::new(item));
+    map.get_or_insert_with(ById::default).insert(item);
 }
 
 impl SnapshotFeed {
@@ -318,10 +320,13 @@ impl SnapshotFeed {
                         {
                             self.listing = None;
                         }
-                        add(&mut self.tasks, task);
+                        add(
+                            &mut self.tasks,
+                            PackedTask::pack_with(&task, &mut self.scratch),
+                        );
                     } else {
                         let session = read!(Session, what());
-                        add(&mut self.sessions, session);
+                        add(&mut self.sessions, Box::new(session));
                     }
                     self.items += 1;
                     At::ItemNext { tasks }

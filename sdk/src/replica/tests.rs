@@ -67,7 +67,7 @@ fn applies_every_event_type_as_the_seed_does() {
         4,
         status("t1", "s1", SessionStatus::Blocked, Some("Need API key"), 3)
     )));
-    let t = r.task("t1").unwrap();
+    let t = r.task("t1").unwrap().unpack();
     assert_eq!(t.session_progress.len(), 1);
     assert_eq!(
         (
@@ -81,12 +81,15 @@ fn applies_every_event_type_as_the_seed_does() {
         (3, vec!["s1".to_owned()], "2026-01-01T00:00:03.000Z")
     );
     assert!(r.apply(env(5, status("t1", "s1", SessionStatus::Working, None, 4))));
-    assert_eq!(r.task("t1").unwrap().session_progress[0].notes, None);
+    assert_eq!(
+        r.task("t1").unwrap().unpack().session_progress[0].notes,
+        None
+    );
     // task:updated replaces the whole task
     let mut t2 = task("t1", 5);
     t2.title = "renamed".into();
     assert!(r.apply(env(6, Event::TaskUpdated { task: t2.clone() })));
-    assert_eq!(r.task("t1"), Some(&t2));
+    assert_eq!(r.task("t1").map(PackedTask::unpack), Some(t2));
     // session lifecycle events replace the session
     let mut s = session("s1", 2);
     s.status = SessionLifecycle::Active;
@@ -165,7 +168,7 @@ fn ignores_replayed_seqs_and_stale_versions() {
         !r.apply(env(4, status("t", "s", SessionStatus::Working, None, 3))),
         "not newer than held"
     );
-    assert_eq!((r.task("t").unwrap().version, r.seq()), (3, 4));
+    assert_eq!((r.task("t").unwrap().version(), r.seq()), (3, 4));
     // The event after a write's answer (or the answer after its event)
     // carries the version already held: no change, so nothing re-renders.
     r.take_changes();
@@ -265,7 +268,7 @@ fn frames_from_the_wire_apply() {
     };
     assert!(r.apply(e));
     assert_eq!(
-        r.task("task-1").unwrap().session_progress[0]
+        r.task("task-1").unwrap().unpack().session_progress[0]
             .notes
             .as_deref(),
         Some("Need API key")
@@ -319,7 +322,7 @@ fn a_snapshot_read_into_maps_equals_one_read_into_lists() {
     }
     let mut maps = Replica::new();
     maps.load(SnapshotIn::read(&text).unwrap());
-    assert_eq!(maps.task("a").unwrap().title, "the later one");
+    assert_eq!(maps.task("a").unwrap().unpack().title, "the later one");
     assert_eq!(maps.tasks().len(), 3);
     for bad in [
         r#"{"epoch":"e","seq":1,"tasks":{},"sessions":[]}"#,
@@ -356,7 +359,7 @@ fn an_emptied_id_set_keeps_only_a_small_room() {
 fn loaded(snap: SnapshotIn) -> (String, u64, Vec<Task>, Vec<Session>) {
     let mut r = Replica::new();
     r.load(snap);
-    let tasks = r.tasks().into_iter().cloned().collect();
+    let tasks = r.tasks().into_iter().map(PackedTask::unpack).collect();
     let sessions = r.sessions().into_iter().cloned().collect();
     (r.epoch().unwrap().to_owned(), r.seq(), tasks, sessions)
 }
@@ -367,7 +370,7 @@ fn loaded_by_serde(text: &str) -> Option<(String, u64, Vec<Task>, Vec<Session>)>
     let snap: Snapshot = serde_json::from_str(text).ok()?;
     let mut r = Replica::new();
     r.load_snapshot(snap);
-    let tasks = r.tasks().into_iter().cloned().collect();
+    let tasks = r.tasks().into_iter().map(PackedTask::unpack).collect();
     let sessions = r.sessions().into_iter().cloned().collect();
     Some((r.epoch().unwrap().to_owned(), r.seq(), tasks, sessions))
 }
@@ -572,7 +575,7 @@ fn a_snapshot_in_list_order_gives_its_order() {
     assert_eq!(listing.last, Some(("3".to_owned(), "0".to_owned())));
     let mut r = Replica::new();
     r.load(snap);
-    let ids: Vec<&str> = r.tasks().iter().map(|t| t.id.as_str()).collect();
+    let ids: Vec<&str> = r.tasks().iter().map(|t| t.id()).collect();
     assert_eq!(ids.join("\n"), listing.joined, "the order a sort gives");
     assert_eq!(r.take_listing(), Some(listing.clone()));
     assert_eq!(r.take_listing(), None, "once");

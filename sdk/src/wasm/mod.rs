@@ -428,7 +428,7 @@ impl Engine {
 
     /// One task as the user sees it, as JSON.
     pub fn task(&self, id: &str) -> Option<String> {
-        self.link.task(id).map(json)
+        self.link.task(id).map(|t| json(&*t))
     }
     pub fn session(&self, id: &str) -> Option<String> {
         self.link.session(id).map(json)
@@ -455,7 +455,7 @@ impl Engine {
         let link = &self.link;
         let change = self
             .task_ids
-            .update(keys(link.tasks_unordered()), |id| link.task(id).is_some());
+            .update(link.task_keys(), |id| link.has_task(id));
         listed(&mut self.appended, change, &self.task_ids)
     }
 
