@@ -64,6 +64,37 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// Where the digits of a timestamp in the server's exact form
+/// (`2026-11-30T13:09:56.696Z`) are.
+const DIGITS: [usize; 17] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+const TIME: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
+
+/// A timestamp: in the server's exact form as a 0 and its 17 digits in 9
+/// bytes (10 bytes, not 25: a task holds two or three); anything else as
+/// its length + 1 and its text.
+fn put_time(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let exact = b.len() == TIME.len()
+        && b.iter().zip(TIME).enumerate().all(|(i, (&c, &t))| {
+            if DIGITS.contains(&i) {
+                c.is_ascii_digit()
+            } else {
+                c == t
+            }
+        });
+    if !exact {
+        put_len(out, b.len() + 1);
+        out.extend_from_slice(b);
+        return;
+    }
+    out.push(0);
+    for pair in DIGITS.chunks(2) {
+        let hi = b[pair[0]] - b'0';
+        let lo = pair.get(1).map_or(0, |&i| b[i] - b'0');
+        out.push(hi << 4 | lo);
+    }
+}
+
 fn put_entry(
     out: &mut Vec<u8>,
     session_id: &str,
@@ -74,7 +105,7 @@ fn put_entry(
     put_str(out, session_id);
     let flag = if notes.is_some() { NOTES } else { 0 };
     out.push(index_of(SessionStatus::ALL, status) | flag);
-    put_str(out, at);
+    put_time(out, at);
     if let Some(n) = notes {
         put_str(out, n);
     }
@@ -130,12 +161,39 @@ impl<'a> Reader<'a> {
         present.then(|| self.str())
     }
 
+    /// Past a timestamp (see `put_time`).
+    #[inline(never)]
+    fn skip_time(&mut self) {
+        match self.len() {
+            0 => self.at += 9,
+            n => self.at += n - 1,
+        }
+    }
+
+    /// A timestamp (see `put_time`).
+    fn time(&mut self) -> String {
+        let n = self.len();
+        if n > 0 {
+            let end = (self.at + n - 1).min(self.b.len());
+            let text = &self.b[self.at.min(end)..end];
+            self.at = end;
+            return std::str::from_utf8(text).unwrap_or_default().to_owned();
+        }
+        let mut t = *TIME;
+        for (k, &i) in DIGITS.iter().enumerate() {
+            let byte = self.b.get(self.at + k / 2).copied().unwrap_or(0);
+            t[i] = b'0' + if k % 2 == 0 { byte >> 4 } else { byte & 15 };
+        }
+        self.at += 9;
+        std::str::from_utf8(&t).unwrap_or_default().to_owned()
+    }
+
     /// Past one progress entry; its session id and status.
     #[inline(never)]
     fn skip_entry(&mut self) -> (&'a [u8], SessionStatus) {
         let session_id = self.bytes();
         let flag = self.byte();
-        self.bytes();
+        self.skip_time();
         if flag & NOTES != 0 {
             self.bytes();
         }
@@ -156,7 +214,7 @@ impl<'a> Reader<'a> {
     fn entry(&mut self) -> SessionProgress {
         let session_id = self.str().to_owned();
         let flag = self.byte();
-        let last_updated = self.str().to_owned();
+        let last_updated = self.time();
         let notes = self.opt(flag & NOTES != 0).map(str::to_owned);
         SessionProgress {
             session_id,
@@ -187,7 +245,7 @@ impl PackedTask {
             .fold(0, |f, (bit, s)| if s.is_some() { f | bit } else { f });
         scratch.push(flags);
         put_str(scratch, &t.id);
-        put_str(scratch, &t.updated_at);
+        put_time(scratch, &t.updated_at);
         put_len(scratch, t.session_progress.len());
         for p in &t.session_progress {
             let notes = p.notes.as_deref();
@@ -234,7 +292,7 @@ impl PackedTask {
     fn at_created(&self) -> Reader<'_> {
         let mut r = self.reader(HEAD);
         r.bytes();
-        r.bytes();
+        r.skip_time();
         r.skip_sessions();
         r
     }
@@ -263,7 +321,7 @@ impl PackedTask {
         }
         let mut r = self.reader(HEAD);
         r.bytes();
-        r.bytes();
+        r.skip_time();
         let working = (0..r.len()).any(|_| r.skip_entry().1 == SessionStatus::Working);
         working.then(|| self.version())
     }
@@ -272,7 +330,7 @@ impl PackedTask {
         let mut r = self.reader(HEAD);
         let flags = self.0[10];
         let id = r.str().to_owned();
-        let updated_at = r.str().to_owned();
+        let updated_at = r.time();
         let session_progress = (0..r.len()).map(|_| r.entry()).collect();
         let session_ids = (0..r.len()).map(|_| r.str().to_owned()).collect();
         let created_at = r.str().to_owned();
@@ -332,11 +390,11 @@ impl PackedTask {
         let mut r = self.reader(HEAD);
         r.bytes();
         let updated_at = r.at;
-        r.bytes();
+        r.skip_time();
         scratch.clear();
         scratch.extend_from_slice(&p.version.to_le_bytes());
         scratch.extend_from_slice(&b[8..updated_at]);
-        put_str(scratch, p.last_updated);
+        put_time(scratch, p.last_updated);
         // the entries: the session's replaced, or one appended
         let entries = r.len();
         let first = r.at;
@@ -416,6 +474,50 @@ mod tests {
             assert_eq!((p.version(), p.status()), (t.version, t.status));
             assert_eq!(p.project_id(), t.project_id.as_deref());
             assert_eq!(p.auto_transition(), crate::replica::auto_transition(&t));
+        }
+    }
+
+    /// Timestamps in the server's exact form are held in 10 bytes, any
+    /// other text as it is; both read back exactly.
+    #[test]
+    fn timestamps_read_back_exactly_in_either_form() {
+        let mut t = full_task();
+        let exact = "2026-11-30T13:09:56.696Z";
+        for other in [
+            "",
+            "x",
+            "2026-11-30T13:09:56.696",
+            "2026-11-30T13:09:56.696+00:00",
+            "2026-11-30 13:09:56.696Z",
+            "2026-11-30T13:09:56.69xZ",
+            "é026-11-30T13:09:56.69Z",
+            "9999-99-99T99:99:99.999Z",
+        ] {
+            t.updated_at = other.into();
+            t.created_at = exact.into();
+            t.session_progress = vec![SessionProgress {
+                session_id: "s".into(),
+                status: SessionStatus::Working,
+                last_updated: other.into(),
+                notes: None,
+            }];
+            let p = PackedTask::pack(&t);
+            assert_eq!(p.unpack(), t, "{other}");
+            t.updated_at = exact.into();
+            t.session_progress[0].last_updated = exact.into();
+            let short = PackedTask::pack(&t);
+            assert_eq!(short.unpack(), t);
+            assert!(
+                short.0.len() + 2 * 15
+                    <= PackedTask::pack(&{
+                        let mut long = t.clone();
+                        long.updated_at = "2026-11-30T13:09:56.696+00".into();
+                        long.session_progress[0].last_updated = long.updated_at.clone();
+                        long
+                    })
+                    .0
+                    .len()
+            );
         }
     }
 
