@@ -301,9 +301,11 @@ test('size budget: what the package ships, gzipped, stays within today\'s budget
   // 0.3-0.4 MB less memory at 10,000 tasks; 149,082 B with the Store's objects kept
   // only in their list once it is built, +170 B for 0.44 MB less; 153,165 B with each
   // task held packed in one allocation (replica::PackedTask), +4.1 KB for 1.5 MB less;
-  // 153,806 B with timestamps in the server's form packed in 10 bytes, +640 B for 0.3 MB less).
+  // 153,806 B with timestamps in the server's form packed in 10 bytes, +640 B for 0.3 MB less;
+  // 156,085 B with every task read through one borrowed reader (TaskIn) and a snapshot's
+  // tasks packed from it with no Task made first, +2.3 KB for 0.5 MB less).
   // Lower it as the SDK shrinks.
-  assert.ok(bytes <= 153_900, `${bytes} bytes gzipped`);
+  assert.ok(bytes <= 156_100, `${bytes} bytes gzipped`);
 });
 
 test('a refused connection is noticed at once (Node reports it with `error` alone), not after the 10 s handshake watchdog', async () => {

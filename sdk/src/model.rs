@@ -2,6 +2,7 @@
 //! fields, lowercase / snake_case status values).
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Defines a status enum whose wire names are given explicitly, with `ALL`,
@@ -100,26 +101,137 @@ fn exact<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
     Ok(v)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     pub id: String,
     pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub status: TaskStatus,
     pub priority: Priority,
-    #[serde(deserialize_with = "exact")]
     pub session_ids: Vec<String>,
-    #[serde(deserialize_with = "exact")]
     pub session_progress: Vec<SessionProgress>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
+}
+
+/// The items in a `Vec` of exactly their number (`collect` here would keep
+/// the room of the list they came from: see `exact`).
+fn exactly<T>(items: impl ExactSizeIterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(items.len());
+    v.extend(items);
+    v
+}
+
+/// (Read through `TaskIn`: one reader of a task's JSON in the WebAssembly,
+/// not two. Its lists come out exactly as long as they are, with no spare
+/// room; see `exact`.)
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        TaskIn::deserialize(d).map(TaskIn::into_task)
+    }
+}
+
+/// A string as read from text: borrowed where it holds no escape.
+#[derive(Debug)]
+pub struct Str<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+        }
+        d.deserialize_str(Text).map(Str)
+    }
+}
+
+/// A task as JSON has it, its strings borrowed from the text where they
+/// hold no escape: what every `Task` is read through (`Task`'s own
+/// `Deserialize` is this, then owned), and what the replica packs a
+/// snapshot's tasks from without making a `Task` first (see
+/// `replica::PackedTask::read_with`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskIn<'a> {
+    #[serde(borrow)]
+    pub id: Str<'a>,
+    #[serde(borrow)]
+    pub title: Str<'a>,
+    #[serde(default, borrow)]
+    pub description: Option<Str<'a>>,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    #[serde(borrow)]
+    pub session_ids: Vec<Str<'a>>,
+    #[serde(borrow)]
+    pub session_progress: Vec<ProgressIn<'a>>,
+    #[serde(default, borrow)]
+    pub parent_id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub project_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub created_at: Str<'a>,
+    #[serde(borrow)]
+    pub updated_at: Str<'a>,
+    pub version: u64,
+}
+
+impl<'a> TaskIn<'a> {
+    /// Its list key: creation time and id.
+    pub fn list_key(&self) -> (&str, &str) {
+        (&self.created_at.0, &self.id.0)
+    }
+
+    pub fn into_task(self) -> Task {
+        let own = |s: Str<'_>| s.0.into_owned();
+        Task {
+            id: own(self.id),
+            title: own(self.title),
+            description: self.description.map(own),
+            status: self.status,
+            priority: self.priority,
+            session_ids: exactly(self.session_ids.into_iter().map(own)),
+            session_progress: exactly(self.session_progress.into_iter().map(|p| SessionProgress {
+                session_id: own(p.session_id),
+                status: p.status,
+                last_updated: own(p.last_updated),
+                notes: p.notes.map(own),
+            })),
+            parent_id: self.parent_id.map(own),
+            project_id: self.project_id.map(own),
+            created_at: own(self.created_at),
+            updated_at: own(self.updated_at),
+            version: self.version,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressIn<'a> {
+    #[serde(borrow)]
+    pub session_id: Str<'a>,
+    pub status: SessionStatus,
+    #[serde(borrow)]
+    pub last_updated: Str<'a>,
+    #[serde(default, borrow)]
+    pub notes: Option<Str<'a>>,
 }
 
 impl Task {

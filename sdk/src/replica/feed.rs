@@ -9,9 +9,10 @@
 //! malformed. A body given whole (`SnapshotFeed::read`) takes the same path.
 
 use super::{ById, Listing, PackedTask, SnapshotIn};
-use crate::model::{Session, Task};
+use crate::model::{Session, TaskIn};
 use crate::wire::Listed;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 /// A key of the snapshot object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub struct SnapshotFeed {
 /// One JSON value of type `T` at the start of `bytes`, and how many bytes
 /// it took; `None` if the bytes may end before the value does (`last`: no
 /// more bytes come).
-fn value<T: DeserializeOwned>(text: &str, last: bool) -> Result<Option<(T, usize)>, String> {
+fn value<'a, T: Deserialize<'a>>(text: &'a str, last: bool) -> Result<Option<(T, usize)>, String> {
     // (from a `str`, as every other read of JSON here: from bytes would be
     // a second copy of serde_json's reader in the WebAssembly, 42 KB)
     let bytes = text.as_bytes();
@@ -314,7 +315,7 @@ impl SnapshotFeed {
                 At::Item { tasks, .. } => {
                     let what = || format!("entity {} of the snapshot", self.items + 1);
                     if tasks {
-                        let task = read!(Task, what());
+                        let task = read!(TaskIn, what());
                         if let Some(listing) = &mut self.listing
                             && !listing.push(task.list_key())
                         {
@@ -322,7 +323,7 @@ impl SnapshotFeed {
                         }
                         add(
                             &mut self.tasks,
-                            PackedTask::pack_with(&task, &mut self.scratch),
+                            PackedTask::read_with(&task, &mut self.scratch),
                         );
                     } else {
                         let session = read!(Session, what());

@@ -22,6 +22,7 @@
 //! `sessionIds` and each; createdAt, title, and the optional ones present.
 
 use crate::event::StatusRef;
+use crate::model::TaskIn;
 use crate::model::{Priority, SessionProgress, SessionStatus, Task, TaskStatus};
 use crate::wire::Listed;
 
@@ -108,6 +109,55 @@ fn put_entry(
     put_time(out, at);
     if let Some(n) = notes {
         put_str(out, n);
+    }
+}
+
+/// A task's fields, from a `Task` or straight from text (`TaskIn`).
+struct Parts<'a> {
+    version: u64,
+    status: TaskStatus,
+    priority: Priority,
+    id: &'a str,
+    title: &'a str,
+    created_at: &'a str,
+    updated_at: &'a str,
+    /// description, parentId, projectId
+    optional: [Option<&'a str>; 3],
+}
+
+type Entry<'a> = (&'a str, SessionStatus, &'a str, Option<&'a str>);
+
+impl<'a> Parts<'a> {
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        progress: impl ExactSizeIterator<Item = Entry<'a>>,
+        ids: impl ExactSizeIterator<Item = &'a str>,
+    ) {
+        out.clear();
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.push(index_of(TaskStatus::ALL, self.status));
+        out.push(index_of(Priority::ALL, self.priority));
+        let flags = [DESCRIPTION, PARENT, PROJECT]
+            .iter()
+            .zip(self.optional)
+            .fold(0, |f, (bit, s)| if s.is_some() { f | bit } else { f });
+        out.push(flags);
+        put_str(out, self.id);
+        put_time(out, self.updated_at);
+        put_len(out, progress.len());
+        for (session_id, status, at, notes) in progress {
+            put_entry(out, session_id, status, at, notes);
+        }
+        put_len(out, ids.len());
+        for s in ids {
+            put_str(out, s);
+        }
+        put_str(out, self.created_at);
+        put_str(out, self.title);
+        for s in self.optional.into_iter().flatten() {
+            put_str(out, s);
+        }
     }
 }
 
@@ -234,32 +284,51 @@ impl PackedTask {
     /// `pack`, written first into `scratch` (kept by the caller: one
     /// allocation of the exact size per task, not a growing one).
     pub fn pack_with(t: &Task, scratch: &mut Vec<u8>) -> PackedTask {
-        scratch.clear();
-        scratch.extend_from_slice(&t.version.to_le_bytes());
-        scratch.push(index_of(TaskStatus::ALL, t.status));
-        scratch.push(index_of(Priority::ALL, t.priority));
-        let optional = [&t.description, &t.parent_id, &t.project_id];
-        let flags = [DESCRIPTION, PARENT, PROJECT]
-            .iter()
-            .zip(optional)
-            .fold(0, |f, (bit, s)| if s.is_some() { f | bit } else { f });
-        scratch.push(flags);
-        put_str(scratch, &t.id);
-        put_time(scratch, &t.updated_at);
-        put_len(scratch, t.session_progress.len());
-        for p in &t.session_progress {
-            let notes = p.notes.as_deref();
-            put_entry(scratch, &p.session_id, p.status, &p.last_updated, notes);
-        }
-        put_len(scratch, t.session_ids.len());
-        for s in &t.session_ids {
-            put_str(scratch, s);
-        }
-        put_str(scratch, &t.created_at);
-        put_str(scratch, &t.title);
-        for s in optional.into_iter().flatten() {
-            put_str(scratch, s);
-        }
+        let parts = Parts {
+            version: t.version,
+            status: t.status,
+            priority: t.priority,
+            id: &t.id,
+            title: &t.title,
+            created_at: &t.created_at,
+            updated_at: &t.updated_at,
+            optional: [&t.description, &t.parent_id, &t.project_id].map(|s| s.as_deref()),
+        };
+        let progress = t.session_progress.iter().map(|p| {
+            (
+                &*p.session_id,
+                p.status,
+                &*p.last_updated,
+                p.notes.as_deref(),
+            )
+        });
+        parts.write(scratch, progress, t.session_ids.iter().map(|s| &**s));
+        PackedTask(scratch.as_slice().into())
+    }
+
+    /// A task as a snapshot lists it, packed from its text: its strings are
+    /// read where they lie (unless escaped), not made into a `Task` first.
+    pub fn read_with(t: &TaskIn<'_>, scratch: &mut Vec<u8>) -> PackedTask {
+        let parts = Parts {
+            version: t.version,
+            status: t.status,
+            priority: t.priority,
+            id: &t.id.0,
+            title: &t.title.0,
+            created_at: &t.created_at.0,
+            updated_at: &t.updated_at.0,
+            optional: [&t.description, &t.parent_id, &t.project_id]
+                .map(|s| s.as_ref().map(|s| &*s.0)),
+        };
+        let progress = t.session_progress.iter().map(|p| {
+            (
+                &*p.session_id.0,
+                p.status,
+                &*p.last_updated.0,
+                p.notes.as_ref().map(|n| &*n.0),
+            )
+        });
+        parts.write(scratch, progress, t.session_ids.iter().map(|s| &*s.0));
         PackedTask(scratch.as_slice().into())
     }
 
