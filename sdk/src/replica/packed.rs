@@ -663,4 +663,145 @@ mod tests {
             }
         }
     }
+
+    /// splitmix64: a fixed sequence, so a failure reproduces.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: u64) -> usize {
+            (self.next() % n) as usize
+        }
+
+        /// Text meant to trip a hand-written format: quotes, backslashes,
+        /// control characters, multi-byte UTF-8, empty strings, and now and
+        /// then one long enough for a three-byte length.
+        fn text(&mut self) -> String {
+            const PIECES: [&str; 12] = [
+                "a", "Z", "0", " ", "\"", "\\", "\n", "\u{1}", "é", "日本", "😀", "\u{7f}",
+            ];
+            let len = match self.below(20) {
+                0 => 0,
+                1 => 20_000 + self.below(2_000),
+                _ => self.below(40),
+            };
+            (0..len)
+                .map(|_| PIECES[self.below(PIECES.len() as u64)])
+                .collect()
+        }
+
+        /// A timestamp: usually in the server's exact form, sometimes not
+        /// (other text, another form, or one character off the exact form).
+        fn time(&mut self) -> String {
+            match self.below(5) {
+                0 => self.text(),
+                1 => format!("2026-11-30T13:09:56.{:03}+00:00", self.below(1000)),
+                2 => {
+                    let mut b = self.exact_time().into_bytes();
+                    let at = self.below(b.len() as u64);
+                    b[at] = b"0Z:-.T az\x7f"[self.below(10)];
+                    String::from_utf8(b).unwrap()
+                }
+                _ => self.exact_time(),
+            }
+        }
+
+        fn exact_time(&mut self) -> String {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                self.below(10_000),
+                self.below(100),
+                self.below(100),
+                self.below(100),
+                self.below(100),
+                self.below(100),
+                self.below(1000)
+            )
+        }
+
+        fn maybe(&mut self) -> Option<String> {
+            (self.below(2) == 0).then(|| self.text())
+        }
+
+        fn session(&mut self) -> String {
+            format!("s{}", self.below(6))
+        }
+
+        fn task(&mut self) -> Task {
+            let progress = (0..self.below(4))
+                .map(|_| SessionProgress {
+                    session_id: self.session(),
+                    status: SessionStatus::ALL[self.below(SessionStatus::ALL.len() as u64)],
+                    last_updated: self.time(),
+                    notes: self.maybe(),
+                })
+                .collect();
+            Task {
+                id: self.text(),
+                title: self.text(),
+                description: self.maybe(),
+                status: TaskStatus::ALL[self.below(TaskStatus::ALL.len() as u64)],
+                priority: Priority::ALL[self.below(Priority::ALL.len() as u64)],
+                session_ids: (0..self.below(4)).map(|_| self.session()).collect(),
+                session_progress: progress,
+                parent_id: self.maybe(),
+                project_id: self.maybe(),
+                created_at: self.time(),
+                updated_at: self.time(),
+                version: self.next() >> self.below(64),
+            }
+        }
+    }
+
+    /// Random tasks through every way in and out of the packed form: packed
+    /// and unpacked, read from their JSON (as a snapshot's are, and as
+    /// `Task` is), read in place, and each given a random status report
+    /// against `Task::set_progress`.
+    #[test]
+    fn random_tasks_pack_read_and_take_reports_as_task_does() {
+        let mut rng = Rng(12);
+        let mut scratch = Vec::new();
+        for _ in 0..1_500 {
+            let t = rng.task();
+            let packed = PackedTask::pack(&t);
+            assert_eq!(packed.unpack(), t);
+            let json = serde_json::to_string(&t).unwrap();
+            let read: TaskIn = serde_json::from_str(&json).unwrap();
+            assert_eq!(PackedTask::read_with(&read, &mut scratch), packed);
+            assert_eq!(serde_json::from_str::<Task>(&json).unwrap(), t);
+            assert_eq!((packed.id(), packed.created_at()), (&*t.id, &*t.created_at));
+            assert_eq!((packed.version(), packed.status()), (t.version, t.status));
+            assert_eq!(packed.project_id(), t.project_id.as_deref());
+            assert_eq!(
+                packed.auto_transition(),
+                crate::replica::auto_transition(&t)
+            );
+
+            let (session_id, notes, at) = (rng.session(), rng.maybe(), rng.time());
+            let ev = StatusRef {
+                task_id: &t.id,
+                session_id: &session_id,
+                status: SessionStatus::ALL[rng.below(SessionStatus::ALL.len() as u64)],
+                notes: notes.as_deref(),
+                last_updated: &at,
+                version: t.version.wrapping_add(1),
+            };
+            let mut want = t.clone();
+            let (i, n) = want.set_progress(ev.session_id, ev.status, ev.notes, ev.last_updated);
+            want.version = ev.version;
+            want.updated_at = at.clone();
+            let (after, index, new_id) = packed.with_progress(&ev, &mut scratch);
+            assert_eq!((after.unpack(), index, new_id), (want.clone(), i, n));
+            let mut in_place = packed.clone();
+            assert_eq!(in_place.set_progress(&ev, &mut scratch), (i, n));
+            assert_eq!(in_place, after);
+        }
+    }
 }
