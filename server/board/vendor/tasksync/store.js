@@ -182,6 +182,7 @@ class Objects {
   #list = []; // the objects in list order (undefined: made again when read)
   #loose = new Map(); // objects outside the list (made before it is built, or before their id is listed)
   #holes = []; // indices of #list to make again
+  #made = null; // objects just made all at once (reset), in the order they came, until the list is built
 
   constructor(read) {
     this.#read = read;
@@ -203,11 +204,19 @@ class Objects {
 
   /** The object of `id` if one is made. */
   peek(id) {
+    if (this.#made !== null) this.#loosen();
     const i = this.#at?.get(id);
     return i === undefined ? this.#loose.get(id) : this.#list[i];
   }
 
+  /** The objects made at once go into the side map, one by one. */
+  #loosen() {
+    for (const v of this.#made) this.#loose.set(v.id, v);
+    this.#made = null;
+  }
+
   set(id, v) {
+    if (this.#made !== null) this.#loosen();
     const i = this.#at?.get(id);
     if (i === undefined) this.#loose.set(id, v);
     else this.#list[i] = v;
@@ -215,6 +224,7 @@ class Objects {
 
   /** The object of `id` changed: made again when next read. */
   drop(id) {
+    if (this.#made !== null) this.#loosen();
     const i = this.#at?.get(id);
     if (i === undefined) {
       this.#loose.delete(id);
@@ -224,10 +234,14 @@ class Objects {
     }
   }
 
-  /** Every object is to be made again (`objects`: these are the made ones). */
+  /**
+   * Every object is to be made again (`objects`: these are the made ones;
+   * kept as they came, since a snapshot's order is nearly always the
+   * list's: see `list`).
+   */
   reset(objects = []) {
     this.#loose = new Map();
-    for (const v of objects) this.#loose.set(v.id, v);
+    this.#made = objects.length > 0 ? objects : null;
     this.#at = null;
     this.#list = [];
     this.#holes.length = 0;
@@ -260,7 +274,18 @@ class Objects {
       this.#ids = ids === '' ? [] : ids.split('\n');
       this.#at = null;
     }
-    if (this.#at === null) {
+    if (this.#at === null && this.#made !== null && this.#made.length === this.#ids.length
+      && this.#made.every((v, i) => v.id === this.#ids[i])) {
+      // The objects came in list order (a snapshot in the server's order):
+      // they are the list as they are, with no map of them in between.
+      this.#list = this.#made;
+      this.#made = null;
+      this.#ids = this.#list.map((v) => v.id);
+      this.#at = new Map(this.#ids.map((id, i) => [id, i]));
+      this.#loose = new Map();
+      this.#holes.length = 0;
+    } else if (this.#at === null) {
+      if (this.#made !== null) this.#loosen();
       const list = this.#ids.map((id) => this.get(id));
       // Each id is kept once, as the object's own string: the ones split
       // out of the engine's list go (10,000 tasks: 0.3 MB less).
