@@ -363,7 +363,7 @@ impl Link {
     /// A task as the user sees it: the server's copy with this client's
     /// pending writes and auto-transitions applied on top.
     /// (The server's copy is held packed: `Cow::Owned` is it unpacked.
-    /// `has_task` and `task_head` read without unpacking.)
+    /// `has_task` reads without unpacking.)
     pub fn task(&self, id: &str) -> Option<Cow<'_, Task>> {
         self.view.task(&self.replica, id)
     }
@@ -371,11 +371,6 @@ impl Link {
     /// Whether a task with this id is shown.
     pub fn has_task(&self, id: &str) -> bool {
         self.view.has_task(&self.replica, id)
-    }
-
-    /// The shown task's status and version.
-    pub fn task_head(&self, id: &str) -> Option<(TaskStatus, u64)> {
-        self.view.task_head(&self.replica, id)
     }
 
     pub fn session(&self, id: &str) -> Option<&Session> {

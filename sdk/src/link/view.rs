@@ -45,15 +45,6 @@ impl View {
         }
     }
 
-    /// The task as shown, as far as the engine decides on it: its status
-    /// and version (nothing unpacked).
-    pub fn task_head(&self, replica: &Replica, id: &str) -> Option<(TaskStatus, u64)> {
-        match self.tasks.get(id) {
-            Some(overlay) => overlay.as_ref().map(|t| (t.status, t.version)),
-            None => replica.task(id).map(|t| (t.status(), t.version())),
-        }
-    }
-
     pub fn session<'a>(&'a self, replica: &'a Replica, id: &str) -> Option<&'a Session> {
         match self.sessions.get(id) {
             Some(overlay) => overlay.as_ref(),
