@@ -166,6 +166,13 @@ export function allowedTaskTransitions(from) {
   return lines === '' ? [] : lines.split('\n');
 }
 
+/** A map from each id to its index (no `[id, i]` pair made per id: 10,000 arrays of garbage). */
+function indexOf(ids) {
+  const at = new Map();
+  for (let i = 0; i < ids.length; i++) at.set(ids[i], i);
+  return at;
+}
+
 /**
  * The JS objects of one kind (tasks or sessions): each made once per change
  * and then handed out as it is, and the list of them in the engine's order,
@@ -281,7 +288,7 @@ class Objects {
       this.#list = this.#made;
       this.#made = null;
       this.#ids = this.#list.map((v) => v.id);
-      this.#at = new Map(this.#ids.map((id, i) => [id, i]));
+      this.#at = indexOf(this.#ids);
       this.#loose = new Map();
       this.#holes.length = 0;
     } else if (this.#at === null) {
@@ -290,7 +297,7 @@ class Objects {
       // Each id is kept once, as the object's own string: the ones split
       // out of the engine's list go (10,000 tasks: 0.3 MB less).
       this.#ids = list.map((v, i) => v?.id ?? this.#ids[i]);
-      this.#at = new Map(this.#ids.map((id, i) => [id, i]));
+      this.#at = indexOf(this.#ids);
       this.#list = list;
       this.#loose = new Map();
       this.#holes.length = 0;
