@@ -12,6 +12,7 @@ pub mod id;
 pub mod link;
 pub mod model;
 pub mod replica;
+pub mod rng;
 pub mod transition;
 pub mod types;
 pub mod wire;

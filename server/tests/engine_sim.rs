@@ -18,6 +18,7 @@ use tasksync::domain::state::State;
 use tasksync_sdk::link::{
     Action, ConnId, ConnState, HttpRequest, Input, Link, Options, ReqId, Resync,
 };
+use tasksync_sdk::rng::SplitMix64;
 use tasksync_sdk::wire::{self, Snapshot, TaskPatch};
 use tasksync_sdk::{Envelope, Session, SessionStatus, Task};
 
@@ -30,21 +31,6 @@ impl Clock for SimClock {
     fn new_id(&mut self, prefix: &str) -> String {
         self.0 += 1;
         format!("{prefix}-{}", self.0)
-    }
-}
-
-/// splitmix64.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 
@@ -206,7 +192,7 @@ fn fan_out(clients: &mut [Client], model: &Model, before: usize) {
 }
 
 fn run(seed: u64) -> Result<(), String> {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let mut model = Model {
         state: State::default(),
         clock: SimClock(0),

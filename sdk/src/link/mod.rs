@@ -18,6 +18,7 @@ use crate::event::{Envelope, Event, StatusRef};
 use crate::frame::{Frame, parse_frame};
 use crate::model::{Session, SessionStatus, Task, TaskStatus};
 use crate::replica::{Changes, Listing, Replica, SnapshotIn};
+use crate::rng::SplitMix64;
 use crate::wire::{self, ErrorBody, ErrorDetail, EventPage, TaskPatch};
 pub use order::{ListChange, ListOrder};
 use std::borrow::Cow;
@@ -280,7 +281,7 @@ pub struct Link {
     synced_once: bool,
     /// After `close()`, writes wait in the outbox for the next `connect()`.
     closed_by_user: bool,
-    rng: u64,
+    rng: SplitMix64,
     next_id: u64,
     requests: HashMap<ReqId, Purpose>,
     outbox: VecDeque<Queued>,
@@ -302,7 +303,7 @@ pub struct Link {
 
 impl Link {
     pub fn new(opts: Options) -> Link {
-        let rng = opts.seed ^ 0x9E37_79B9_7F4A_7C15;
+        let rng = SplitMix64(opts.seed ^ 0x9E37_79B9_7F4A_7C15);
         let mut replica = Replica::new();
         replica.set_scope(opts.project_id.clone());
         Link {
@@ -1453,14 +1454,9 @@ impl Link {
         self.actions.push_back(Action::Report(message.to_owned()));
     }
 
-    /// A number in [0, 1) from splitmix64.
+    /// A number in [0, 1).
     fn random(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        self.rng.unit()
     }
 }
 

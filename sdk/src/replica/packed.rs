@@ -664,20 +664,16 @@ mod tests {
         }
     }
 
-    /// splitmix64: a fixed sequence, so a failure reproduces.
-    struct Rng(u64);
+    /// Random inputs from a fixed sequence, so a failure reproduces.
+    struct Rng(crate::rng::SplitMix64);
 
     impl Rng {
         fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
+            self.0.next_u64()
         }
 
         fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
+            self.0.below(n) as usize
         }
 
         /// Text meant to trip a hand-written format: quotes, backslashes,
@@ -766,7 +762,7 @@ mod tests {
     /// against `Task::set_progress`.
     #[test]
     fn random_tasks_pack_read_and_take_reports_as_task_does() {
-        let mut rng = Rng(12);
+        let mut rng = Rng(crate::rng::SplitMix64(12));
         let mut scratch = Vec::new();
         for _ in 0..1_500 {
             let t = rng.task();
