@@ -20,6 +20,9 @@
 //! UTF-8: id, updatedAt; the count of progress entries and each: session
 //! id, status (+ 0x80 when notes follow), lastUpdated, notes; the count of
 //! `sessionIds` and each; createdAt, title, and the optional ones present.
+//! The two kinds of timestamp that change with every report (updatedAt,
+//! lastUpdated) are written by `put_time`: a 0 and 9 bytes of digits when
+//! in the server's exact form, else their length + 1 and their text.
 
 use crate::event::StatusRef;
 use crate::model::TaskIn;
@@ -32,6 +35,8 @@ const PARENT: u8 = 2;
 const PROJECT: u8 = 4;
 const NOTES: u8 = 0x80;
 
+/// One task, packed (see the module documentation). Equal packed tasks are
+/// equal tasks: every task has exactly one packed form.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PackedTask(Box<[u8]>);
 
