@@ -81,8 +81,25 @@ fn main() {
             }
         }
         let status = status.as_nanos() as f64 / f64::from(count);
+        // Task frames as the Store passes them (text, `Input::Message`),
+        // after the same stream's other frames.
+        let mut link = new_link();
+        let (mut task, mut tasks) = (std::time::Duration::ZERO, 0);
+        for l in &lines {
+            let is_task = l.starts_with(r#"{"type":"task:updated""#)
+                || l.starts_with(r#"{"type":"task:created""#);
+            let t = Instant::now();
+            link.handle(0, Input::Message(l));
+            while link.poll_action().is_some() {}
+            link.take_plain();
+            if is_task {
+                task += t.elapsed();
+                tasks += 1;
+            }
+        }
+        let task = task.as_nanos() as f64 / f64::from(tasks);
         println!(
-            "{n} frames: parse {parse:.0} ns, engine (parse included) {all:.0} ns per frame; a status event passed borrowed {status:.0} ns"
+            "{n} frames: parse {parse:.0} ns, engine (parse included) {all:.0} ns per frame; a status event passed borrowed {status:.0} ns; a task frame as text {task:.0} ns"
         );
     }
 }
