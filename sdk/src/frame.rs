@@ -78,7 +78,11 @@ fn parse_server_layout(text: &str) -> Option<Frame> {
     let seq = payload[source.end..]
         .strip_prefix(r#","seq":"#)?
         .strip_suffix('}')?;
-    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+    // (digits as JSON writes a whole number: no leading zero, which serde refuses)
+    if seq.is_empty()
+        || !seq.bytes().all(|b| b.is_ascii_digit())
+        || seq.len() > 1 && seq.starts_with('0')
+    {
         return None;
     }
     Some(Frame::Event(Envelope {
@@ -345,6 +349,7 @@ mod agreement {
         for near in [
             r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":7} "#,
             r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":-7}"#,
+            r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":07}"#,
             r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":7,"x":1}"#,
             r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":}"#,
             r#"{"type":"task:deleted","payload":{"taskId":"t"}}"#,
@@ -361,6 +366,9 @@ mod agreement {
         );
         assert!(
             parse_frame(r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":-7}"#).is_err()
+        );
+        assert!(
+            parse_frame(r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":07}"#).is_err()
         );
     }
 }
