@@ -652,4 +652,107 @@ pub(crate) mod tests_support {
             stale: true,
         }
     }
+
+    /// Random inputs from a fixed sequence, so a failure reproduces.
+    pub struct Random {
+        rng: crate::rng::SplitMix64,
+        /// Text may hold what JSON escapes (quotes, backslashes, control characters).
+        pub escapes: bool,
+    }
+
+    impl Random {
+        pub fn new(seed: u64) -> Random {
+            Random {
+                rng: crate::rng::SplitMix64(seed),
+                escapes: true,
+            }
+        }
+
+        pub fn next(&mut self) -> u64 {
+            self.rng.next_u64()
+        }
+
+        pub fn below(&mut self, n: u64) -> usize {
+            self.rng.below(n) as usize
+        }
+
+        /// Text meant to trip a hand-written format: quotes, backslashes,
+        /// control characters, multi-byte UTF-8, empty strings, and now and
+        /// then one long enough for a three-byte length.
+        pub fn text(&mut self) -> String {
+            const PIECES: [&str; 12] = [
+                "a", "Z", "0", " ", "é", "日本", "😀", "\u{7f}", "\"", "\\", "\n", "\u{1}",
+            ];
+            // (the first eight are written as they are in JSON)
+            let pieces = if self.escapes { 12 } else { 8 };
+            let len = match self.below(20) {
+                0 => 0,
+                1 => 20_000 + self.below(2_000),
+                _ => self.below(40),
+            };
+            (0..len).map(|_| PIECES[self.below(pieces)]).collect()
+        }
+
+        /// A timestamp: usually in the server's exact form, sometimes not
+        /// (other text, another form, or one character off the exact form).
+        pub fn time(&mut self) -> String {
+            match self.below(5) {
+                0 => self.text(),
+                1 => format!("2026-11-30T13:09:56.{:03}+00:00", self.below(1000)),
+                2 => {
+                    let mut b = self.exact_time().into_bytes();
+                    let at = self.below(b.len() as u64);
+                    b[at] = b"0Z:-.T az\x7f"[self.below(10)];
+                    String::from_utf8(b).unwrap()
+                }
+                _ => self.exact_time(),
+            }
+        }
+
+        pub fn exact_time(&mut self) -> String {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                self.below(10_000),
+                self.below(100),
+                self.below(100),
+                self.below(100),
+                self.below(100),
+                self.below(100),
+                self.below(1000)
+            )
+        }
+
+        pub fn maybe(&mut self) -> Option<String> {
+            (self.below(2) == 0).then(|| self.text())
+        }
+
+        pub fn session(&mut self) -> String {
+            format!("s{}", self.below(6))
+        }
+
+        pub fn task(&mut self) -> Task {
+            let progress = (0..self.below(4))
+                .map(|_| SessionProgress {
+                    session_id: self.session(),
+                    status: SessionStatus::ALL[self.below(SessionStatus::ALL.len() as u64)],
+                    last_updated: self.time(),
+                    notes: self.maybe(),
+                })
+                .collect();
+            Task {
+                id: self.text(),
+                title: self.text(),
+                description: self.maybe(),
+                status: TaskStatus::ALL[self.below(TaskStatus::ALL.len() as u64)],
+                priority: Priority::ALL[self.below(Priority::ALL.len() as u64)],
+                session_ids: (0..self.below(4)).map(|_| self.session()).collect(),
+                session_progress: progress,
+                parent_id: self.maybe(),
+                project_id: self.maybe(),
+                created_at: self.time(),
+                updated_at: self.time(),
+                version: self.next() >> self.below(64),
+            }
+        }
+    }
 }

@@ -516,7 +516,7 @@ impl Listed for PackedTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replica::tests_support::{full_task, task};
+    use crate::replica::tests_support::{Random, full_task, task};
 
     fn status(
         task_id: &'static str,
@@ -669,105 +669,13 @@ mod tests {
         }
     }
 
-    /// Random inputs from a fixed sequence, so a failure reproduces.
-    struct Rng(crate::rng::SplitMix64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0.next_u64()
-        }
-
-        fn below(&mut self, n: u64) -> usize {
-            self.0.below(n) as usize
-        }
-
-        /// Text meant to trip a hand-written format: quotes, backslashes,
-        /// control characters, multi-byte UTF-8, empty strings, and now and
-        /// then one long enough for a three-byte length.
-        fn text(&mut self) -> String {
-            const PIECES: [&str; 12] = [
-                "a", "Z", "0", " ", "\"", "\\", "\n", "\u{1}", "é", "日本", "😀", "\u{7f}",
-            ];
-            let len = match self.below(20) {
-                0 => 0,
-                1 => 20_000 + self.below(2_000),
-                _ => self.below(40),
-            };
-            (0..len)
-                .map(|_| PIECES[self.below(PIECES.len() as u64)])
-                .collect()
-        }
-
-        /// A timestamp: usually in the server's exact form, sometimes not
-        /// (other text, another form, or one character off the exact form).
-        fn time(&mut self) -> String {
-            match self.below(5) {
-                0 => self.text(),
-                1 => format!("2026-11-30T13:09:56.{:03}+00:00", self.below(1000)),
-                2 => {
-                    let mut b = self.exact_time().into_bytes();
-                    let at = self.below(b.len() as u64);
-                    b[at] = b"0Z:-.T az\x7f"[self.below(10)];
-                    String::from_utf8(b).unwrap()
-                }
-                _ => self.exact_time(),
-            }
-        }
-
-        fn exact_time(&mut self) -> String {
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                self.below(10_000),
-                self.below(100),
-                self.below(100),
-                self.below(100),
-                self.below(100),
-                self.below(100),
-                self.below(1000)
-            )
-        }
-
-        fn maybe(&mut self) -> Option<String> {
-            (self.below(2) == 0).then(|| self.text())
-        }
-
-        fn session(&mut self) -> String {
-            format!("s{}", self.below(6))
-        }
-
-        fn task(&mut self) -> Task {
-            let progress = (0..self.below(4))
-                .map(|_| SessionProgress {
-                    session_id: self.session(),
-                    status: SessionStatus::ALL[self.below(SessionStatus::ALL.len() as u64)],
-                    last_updated: self.time(),
-                    notes: self.maybe(),
-                })
-                .collect();
-            Task {
-                id: self.text(),
-                title: self.text(),
-                description: self.maybe(),
-                status: TaskStatus::ALL[self.below(TaskStatus::ALL.len() as u64)],
-                priority: Priority::ALL[self.below(Priority::ALL.len() as u64)],
-                session_ids: (0..self.below(4)).map(|_| self.session()).collect(),
-                session_progress: progress,
-                parent_id: self.maybe(),
-                project_id: self.maybe(),
-                created_at: self.time(),
-                updated_at: self.time(),
-                version: self.next() >> self.below(64),
-            }
-        }
-    }
-
     /// Random tasks through every way in and out of the packed form: packed
     /// and unpacked, read from their JSON (as a snapshot's are, and as
     /// `Task` is), read in place, and each given a random status report
     /// against `Task::set_progress`.
     #[test]
     fn random_tasks_pack_read_and_take_reports_as_task_does() {
-        let mut rng = Rng(crate::rng::SplitMix64(12));
+        let mut rng = Random::new(12);
         let mut scratch = Vec::new();
         for _ in 0..1_500 {
             let t = rng.task();
