@@ -329,9 +329,11 @@ test('size budget: what the package ships, gzipped, stays within today\'s budget
   // 156,085 B with every task read through one borrowed reader (TaskIn) and a snapshot's
   // tasks packed from it with no Task made first, +2.3 KB for 0.5 MB less; 156,327 B with
   // a snapshot's objects taken as the list when they came in its order, +240 B for (c) 3-6 ms less;
-  // 156,451 B with one shared splitmix64 (tasksync_sdk::rng) instead of the engine's own copy, +131 B).
+  // 156,451 B with one shared splitmix64 (tasksync_sdk::rng) instead of the engine's own copy, +131 B;
+  // 158,559 B with tasks in the server's layout read by hand (model::layout), +2.1 KB for
+  // snapshots and task frames read twice as fast natively: (a) and (f) 5% faster, (b) 3%, (c) 7%).
   // Lower it as the SDK shrinks.
-  assert.ok(bytes <= 156_500, `${bytes} bytes gzipped`);
+  assert.ok(bytes <= 158_600, `${bytes} bytes gzipped`);
 });
 
 test('a refused connection is noticed at once (Node reports it with `error` alone), not after the 10 s handshake watchdog', async () => {

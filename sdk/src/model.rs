@@ -2,6 +2,8 @@
 //! fields, lowercase / snake_case status values).
 
 use serde::{Deserialize, Serialize};
+
+pub mod layout;
 use std::borrow::Cow;
 use std::fmt;
 

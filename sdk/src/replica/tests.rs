@@ -444,6 +444,36 @@ fn a_snapshot_read_in_pieces_equals_one_read_whole() {
     }
 }
 
+/// A snapshot of random tasks as the server writes it (its tasks read by
+/// hand, `model::layout`, but for those with an escape) is read as serde
+/// reads it, whole and in pieces of any size.
+#[test]
+fn a_snapshot_in_the_servers_layout_reads_as_serde_reads_it() {
+    let mut rng = crate::replica::tests_support::Random::new(3);
+    let tasks: Vec<Task> = (0..400)
+        .map(|i| {
+            rng.escapes = i % 4 == 0;
+            let mut t = rng.task();
+            t.id = format!("t{i}"); // (each id once: the map holds a duplicate once)
+            t
+        })
+        .filter(|t| t.title.len() < 1_000 && t.description.as_ref().is_none_or(|d| d.len() < 1_000))
+        .collect();
+    let text = serde_json::to_string(&Snapshot::<Task, Session> {
+        epoch: "e".into(),
+        seq: 7,
+        tasks: tasks.clone(),
+        sessions: vec![session("s1", 2)],
+    })
+    .unwrap();
+    let whole = loaded(SnapshotIn::read(&text).unwrap());
+    assert_eq!(Some(&whole), loaded_by_serde(&text).as_ref());
+    assert_eq!(whole.2.len(), tasks.len());
+    for size in [1, 2, 7, 100, 1_000, 16_384] {
+        assert_eq!(loaded(fed(&text, size).unwrap()), whole, "pieces of {size}");
+    }
+}
+
 /// Whatever serde refuses as a snapshot the feed refuses too, whole or in
 /// pieces, with a message; and so is every body cut short.
 #[test]
