@@ -356,12 +356,15 @@ impl Replica {
         empty(&mut self.changed_tasks);
         empty(&mut self.changed_sessions);
         self.members += 1;
-        let scope = self.scope.clone();
-        let in_scope = |p: Option<&str>| scope.is_none() || scope.as_deref() == p;
         self.tasks = snap.tasks;
-        self.tasks.retain(|t| in_scope(t.project_id()));
         self.sessions = snap.sessions;
-        self.sessions.retain(|s| in_scope(s.project_id.as_deref()));
+        // (unscoped, nothing is left out: a packed task's project is its
+        // last field, read by walking the whole task)
+        if let Some(scope) = self.scope.as_deref() {
+            self.tasks.retain(|t| t.project_id() == Some(scope));
+            self.sessions
+                .retain(|s| s.project_id.as_deref() == Some(scope));
+        }
         self.epoch = Some(snap.epoch);
         self.seq = snap.seq;
         // (the scope may have left some out)
