@@ -224,6 +224,11 @@ impl View {
         is_auto: impl Fn(&str) -> bool,
         _now: Millis,
     ) -> bool {
+        // (nearly every event touches no overlay: not even an empty set's
+        // iterator is made then, 20 ns of each status event in the browser)
+        if self.touched_tasks.is_empty() && self.touched_sessions.is_empty() {
+            return std::mem::take(&mut self.notify);
+        }
         for id in std::mem::take(&mut self.touched_tasks) {
             let mine: Vec<_> = pending
                 .iter()
