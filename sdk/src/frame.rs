@@ -367,8 +367,6 @@ mod agreement {
         }
     }
 
-    /// Near misses of the server's layout are left to the general path,
-    /// which accepts or refuses them on its own terms.
     /// Task events of random tasks as the server writes them (the task read
     /// by hand, `model::layout`, unless it holds an escape) parse as serde
     /// reads them; cut short, or with a byte changed anywhere, they parse
@@ -413,6 +411,8 @@ mod agreement {
         }
     }
 
+    /// Near misses of the server's layout are left to the general path,
+    /// which accepts or refuses them on its own terms.
     #[test]
     fn the_one_pass_path_takes_only_the_servers_exact_layout() {
         let ok = r#"{"type":"task:deleted","payload":{"taskId":"t"},"seq":7}"#;
