@@ -42,6 +42,57 @@ impl SessionStatusPayload {
     }
 }
 
+/// A part of [`StatusRef::from_parts`]: where a string is in the frame, as
+/// a byte span (start, end exclusive).
+pub type Span = (u32, u32);
+
+/// `notes`' start in [`StatusRef::from_parts`] when the frame has none.
+pub const NO_NOTES: u32 = u32::MAX;
+
+impl<'a> StatusRef<'a> {
+    /// The `task:session_status` an executor read itself (the Store's
+    /// `statusFrame`), borrowed from `frame`: its `seq` and `version` as the
+    /// numbers JavaScript has, and its five strings (task id, session id,
+    /// status, notes, lastUpdated) as spans of `frame`, each the text
+    /// between a string's quotes. None unless every part is one JSON would
+    /// read as it is: a whole number below 9e15 (JavaScript's exact range;
+    /// larger ones come as text), a span inside `frame` on UTF-8 boundaries,
+    /// no control character (invalid in a JSON string), a known status.
+    /// The executor sends only parts with no escape, so a part's bytes are
+    /// its string's.
+    pub fn from_parts(
+        frame: &'a [u8],
+        seq: f64,
+        version: f64,
+        [task, session, status, notes, at]: [Span; 5],
+    ) -> Option<(u64, StatusRef<'a>)> {
+        let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 9.0e15).then_some(x as u64);
+        let (seq, version) = (whole(seq)?, whole(version)?);
+        let part = |(start, end): Span| -> Option<&'a str> {
+            let bytes = frame.get(start as usize..end as usize)?;
+            if bytes.iter().any(|&b| b < 0x20) {
+                return None;
+            }
+            std::str::from_utf8(bytes).ok()
+        };
+        let notes = match notes.0 {
+            NO_NOTES => None,
+            _ => Some(part(notes)?),
+        };
+        Some((
+            seq,
+            StatusRef {
+                task_id: part(task)?,
+                session_id: part(session)?,
+                status: SessionStatus::parse(part(status)?)?,
+                notes,
+                last_updated: part(at)?,
+                version,
+            },
+        ))
+    }
+}
+
 impl StatusRef<'_> {
     pub fn to_payload(&self) -> SessionStatusPayload {
         SessionStatusPayload {
@@ -216,5 +267,124 @@ mod tests {
         }
         let e = Event::TaskCreated { task };
         assert_eq!(serde_json::to_value(&e).unwrap()["type"], e.type_name());
+    }
+
+    /// The spans of a status frame's five strings, found as the Store's
+    /// `statusFrame` finds them (text with no quote in it).
+    fn spans_of(text: &str) -> [Span; 5] {
+        let span = |key: &str| -> Span {
+            let Some(at) = text.find(&format!("\"{key}\":\"")) else {
+                return (NO_NOTES, NO_NOTES);
+            };
+            let start = at + key.len() + 4;
+            let end = start + text[start..].find('"').unwrap();
+            (start as u32, end as u32)
+        };
+        ["taskId", "sessionId", "status", "notes", "lastUpdated"].map(span)
+    }
+
+    fn random_status(r: &mut crate::replica::tests_support::Random) -> Envelope {
+        let status = SessionStatus::ALL[r.below(SessionStatus::ALL.len() as u64)];
+        let notes = (r.below(3) > 0).then(|| r.text());
+        Envelope {
+            event: Event::TaskSessionStatus(SessionStatusPayload {
+                task_id: format!("task-{}", r.below(1000)),
+                session_id: format!("session-{}", r.below(1000)),
+                status,
+                notes,
+                last_updated: r.text(),
+                version: r.next() % 9_000_000_000_000_000,
+            }),
+            seq: r.next() % 9_000_000_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_status_passed_in_parts_is_the_one_serde_reads_from_its_text() {
+        let mut r = crate::replica::tests_support::Random::new(12);
+        r.escapes = false; // (the Store sends no part with an escape)
+        for _ in 0..2_000 {
+            let env = random_status(&mut r);
+            let text = serde_json::to_string(&env).unwrap();
+            let Event::TaskSessionStatus(p) = &env.event else {
+                unreachable!()
+            };
+            let got = StatusRef::from_parts(
+                text.as_bytes(),
+                env.seq as f64,
+                p.version as f64,
+                spans_of(&text),
+            );
+            assert_eq!(got, Some((env.seq, p.as_ref())), "{text}");
+            assert_eq!(serde_json::from_str::<Envelope>(&text).unwrap(), env);
+        }
+    }
+
+    #[test]
+    fn parts_that_json_would_not_read_so_are_refused() {
+        let text = r#"{"type":"task:session_status","payload":{"taskId":"t1","sessionId":"s1","status":"working","lastUpdated":"2026-11-30T13:09:56.696Z","version":3},"seq":9}"#;
+        let frame = text.as_bytes();
+        let spans = spans_of(text);
+        let ok = StatusRef::from_parts(frame, 9.0, 3.0, spans).unwrap();
+        assert_eq!((ok.0, ok.1.task_id, ok.1.notes), (9, "t1", None));
+        assert_eq!(ok.1.status, SessionStatus::Working);
+        // numbers: negative, fractional, not finite, beyond JavaScript's exact range
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 9.0e15, 1.0e300] {
+            assert_eq!(
+                StatusRef::from_parts(frame, bad, 3.0, spans),
+                None,
+                "seq {bad}"
+            );
+            assert_eq!(
+                StatusRef::from_parts(frame, 9.0, bad, spans),
+                None,
+                "version {bad}"
+            );
+        }
+        assert!(StatusRef::from_parts(frame, 8.999e15, 0.0, spans).is_some());
+        let with = |i: usize, span: Span| {
+            let mut s = spans;
+            s[i] = span;
+            StatusRef::from_parts(frame, 9.0, 3.0, s)
+        };
+        let len = frame.len() as u32;
+        for i in 0..5 {
+            // past the end, reversed, starting past the end
+            assert_eq!(with(i, (len - 2, len + 1)), None, "part {i}");
+            assert_eq!(with(i, (10, 5)), None, "part {i}");
+            assert_eq!(with(i, (len + 5, len + 9)), None, "part {i}");
+        }
+        // a status that is not one (case counts)
+        assert_eq!(with(2, spans[0]), None);
+        let upper = text.replace(r#""working""#, r#""Working""#);
+        assert_eq!(
+            StatusRef::from_parts(upper.as_bytes(), 9.0, 3.0, spans),
+            None
+        );
+        // a control character in a part, and a span cutting a character in two
+        let tab = text.replace(r#""t1""#, "\"t\t\""); // (a raw tab, as an executor might send)
+        assert_eq!(StatusRef::from_parts(tab.as_bytes(), 9.0, 3.0, spans), None);
+        let accented = text.replace(r#""t1""#, r#""é""#);
+        assert_eq!(
+            StatusRef::from_parts(accented.as_bytes(), 9.0, 3.0, spans_of(&accented))
+                .unwrap()
+                .1
+                .task_id,
+            "é"
+        );
+        let (start, end) = spans_of(&accented)[0];
+        assert_eq!(
+            StatusRef::from_parts(
+                accented.as_bytes(),
+                9.0,
+                3.0,
+                [(start, end - 1), spans[1], spans[2], spans[3], spans[4]]
+            ),
+            None
+        );
+        // notes: none, empty, or text
+        assert_eq!(with(3, (spans[0].0, spans[0].0)).unwrap().1.notes, Some(""));
+        assert_eq!(with(3, spans[0]).unwrap().1.notes, Some("t1"));
+        assert_eq!(with(3, (len, len + 1)), None);
     }
 }

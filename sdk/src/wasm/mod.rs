@@ -9,7 +9,6 @@ use crate::event::StatusRef;
 use crate::link::{
     Action, Input, Link, ListChange, ListOrder, Millis, Options, Plain, Resync, WriteCmd, json,
 };
-use crate::model::SessionStatus;
 use crate::replica::SnapshotFeed;
 use crate::wire::Listed;
 use serde::Deserialize;
@@ -107,43 +106,6 @@ fn listed(appended: &mut bool, change: ListChange<'_>, order: &ListOrder) -> Opt
             Some(order.joined().to_owned())
         }
     }
-}
-
-/// The `task:session_status` that `statusIn()` describes, borrowed from the
-/// frame in the inbox, if its parts are valid: each a span of bytes
-/// (start, end) of the frame, notes' start `u32::MAX` for none.
-fn status_of(
-    frame: &[u8],
-    seq: f64,
-    version: f64,
-    [task, session, status, notes, at]: [(u32, u32); 5],
-) -> Option<(u64, StatusRef<'_>)> {
-    let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 9.0e15).then_some(x as u64);
-    let (seq, version) = (whole(seq)?, whole(version)?);
-    let part = |(start, end): (u32, u32)| -> Option<&str> {
-        let bytes = frame.get(start as usize..end as usize)?;
-        // (a control character is not valid in a JSON string: such a frame
-        // goes as its text, which the engine refuses as malformed)
-        if bytes.iter().any(|&b| b < 0x20) {
-            return None;
-        }
-        std::str::from_utf8(bytes).ok()
-    };
-    let notes = match notes.0 {
-        u32::MAX => None,
-        _ => Some(part(notes)?),
-    };
-    Some((
-        seq,
-        StatusRef {
-            task_id: part(task)?,
-            session_id: part(session)?,
-            status: SessionStatus::parse(part(status)?)?,
-            notes,
-            last_updated: part(at)?,
-            version,
-        },
-    ))
 }
 
 fn at(now: f64) -> Millis {
@@ -285,7 +247,7 @@ impl Engine {
     /// it (byte spans, end exclusive; `notes_start` 2^32-1 for none): the
     /// same input as `frameIn()`/`messageIn()` of it (`conn` -1 for the caller's
     /// own transport) without a parse. `SEND_TEXT` if the parts do not make
-    /// a valid event.
+    /// a valid event (`StatusRef::from_parts`, tested natively).
     #[wasm_bindgen(js_name = statusIn)]
     #[allow(clippy::too_many_arguments)]
     pub fn status_in(
@@ -314,7 +276,7 @@ impl Engine {
             (notes_start, notes_end),
             (at_start, at_end),
         ];
-        let Some((seq, status)) = status_of(frame, seq, version, spans) else {
+        let Some((seq, status)) = StatusRef::from_parts(frame, seq, version, spans) else {
             return SEND_TEXT;
         };
         let conn = (conn >= 0.0).then_some(conn as u64);

@@ -314,7 +314,7 @@ export class Engine {
      * it (byte spans, end exclusive; `notes_start` 2^32-1 for none): the
      * same input as `frameIn()`/`messageIn()` of it (`conn` -1 for the caller's
      * own transport) without a parse. `SEND_TEXT` if the parts do not make
-     * a valid event.
+     * a valid event (`StatusRef::from_parts`, tested natively).
      * @param {number} now
      * @param {number} conn
      * @param {number} seq
